@@ -1,0 +1,389 @@
+"""The typed models every stage speaks: the suite (input) and the results (output).
+
+A suite is frozen once loaded. Unknown keys are errors (``extra="forbid"``), so a
+typo in a YAML file is reported with its line instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+TEST_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
+"""Test ids are identifiers so templates can say ``captured_data.login.token``."""
+
+
+class Model(BaseModel):
+    """Base of suite models: frozen, strict about unknown keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+# --------------------------------------------------------------------------- suite
+
+
+class RetryPolicy(Model):
+    """How a test's request is retried on connection errors, timeouts and listed statuses."""
+
+    count: int = Field(default=0, ge=0, le=20, description="Extra attempts after the first.")
+    backoff: float = Field(
+        default=0.2, ge=0, le=60, description="First delay in seconds; doubles each attempt."
+    )
+    max_backoff: float = Field(default=5.0, ge=0, le=600, description="Cap on one delay (s).")
+    jitter: float = Field(
+        default=0.1, ge=0, le=1, description="Random fraction added to each delay (seeded)."
+    )
+    on_status: tuple[int, ...] = Field(
+        default=(), description="Response statuses that are retried, e.g. [502, 503]."
+    )
+
+
+class Defaults(Model):
+    """Settings every test inherits unless it overrides them."""
+
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout: float = Field(default=30.0, gt=0, le=3600, description="Seconds per attempt.")
+    retries: RetryPolicy = Field(default_factory=RetryPolicy)
+
+
+class SecretRef(Model):
+    """Where a secret's value comes from: an environment variable (or ``.env``)."""
+
+    env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    default: str | None = Field(
+        default=None, description="Fallback value, meant for local demos only."
+    )
+
+
+class Environment(Model):
+    """A named target environment: its variables and the secrets it needs."""
+
+    base_url: str | None = None
+    variables: dict[str, Any] = Field(default_factory=dict)
+    secrets: dict[str, SecretRef] = Field(
+        default_factory=dict,
+        description="Secret name -> source; values are redacted everywhere they would show.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secret_shorthand(cls, data: Any) -> Any:
+        # ``secrets: {password: SHOP_PASSWORD}`` is short for ``{password: {env: ...}}``
+        if isinstance(data, dict) and isinstance(data.get("secrets"), dict):
+            data = dict(data)
+            data["secrets"] = {
+                k: ({"env": v} if isinstance(v, str) else v) for k, v in data["secrets"].items()
+            }
+        return data
+
+
+class Service(Model):
+    """A process started before the run (e.g. the target API) and stopped after it."""
+
+    name: str
+    command: str | list[str]
+    url: str | None = Field(default=None, description="Polled until it answers below 500.")
+    timeout: float = Field(default=30.0, gt=0, le=600)
+    cwd: str | None = Field(default=None, description="Relative to the suite file.")
+    env: dict[str, str] = Field(default_factory=dict)
+
+
+class RequestSpec(Model):
+    """One HTTP request; every string may be a jinja2 template."""
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] = "GET"
+    url: str = Field(description="A path joined to the base URL, or an absolute URL.")
+    query: dict[str, Any] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict)
+    json_body: Any = Field(default=None, alias="json")
+    form: dict[str, str] | None = None
+    body: str | None = Field(default=None, description="Raw text body.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upper_method(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("method"), str):
+            data = dict(data)
+            data["method"] = data["method"].upper()
+        return data
+
+    @model_validator(mode="after")
+    def _one_body(self) -> RequestSpec:
+        given = [
+            n
+            for n, v in (("json", self.json_body), ("form", self.form), ("body", self.body))
+            if v is not None
+        ]
+        if len(given) > 1:
+            raise ValueError(f"give only one of json, form, body (got {', '.join(given)})")
+        return self
+
+
+CaptureSource = Literal["json", "header", "cookie", "status", "regex"]
+
+
+class CaptureSpec(Model):
+    """Where one captured value comes from in a response."""
+
+    source: CaptureSource = Field(default="json", alias="from")
+    path: str | None = Field(default=None, description="JSONPath, for from: json.")
+    name: str | None = Field(default=None, description="Header or cookie name.")
+    pattern: str | None = Field(default=None, description="Regex on the body text.")
+    group: int | str = Field(default=1, description="Regex group number or name.")
+    secret: bool = Field(default=False, description="Stored encrypted, shown redacted.")
+    as_token: str | None = Field(
+        default=None, description="Also publish the value as shared_auth_tokens[<name>]."
+    )
+    as_variable: str | None = Field(
+        default=None, description="Also publish the value as shared_variables[<name>]."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        # ``token: $.access_token`` is short for ``{from: json, path: $.access_token}``
+        if isinstance(data, str):
+            return {"from": "json", "path": data}
+        return data
+
+    @model_validator(mode="after")
+    def _needs(self) -> CaptureSpec:
+        required = {"json": "path", "header": "name", "cookie": "name", "regex": "pattern"}
+        field = required.get(self.source)
+        if field and getattr(self, field) is None:
+            raise ValueError(f"a capture from {self.source} needs '{field}'")
+        return self
+
+
+CheckOp = Literal[
+    "eq", "ne", "gt", "gte", "lt", "lte", "contains", "in", "matches", "exists", "type", "length"
+]
+
+
+class ValueCheck(Model):
+    """An operator and an expected value (``exists`` takes a bool, ``type`` a JSON type name)."""
+
+    op: CheckOp = "eq"
+    value: Any = None
+
+
+class JsonCheck(ValueCheck):
+    """A check on the values a JSONPath selects in the response body."""
+
+    path: str
+
+
+class StatusRange(Model):
+    """An inclusive range of status codes."""
+
+    min: int = Field(ge=100, le=599)
+    max: int = Field(ge=100, le=599)
+
+
+class Checks(Model):
+    """Everything asserted about a response; all are evaluated, each is reported."""
+
+    status: int | list[int] | StatusRange | None = None
+    headers: dict[str, str | ValueCheck] = Field(default_factory=dict)
+    json_checks: list[JsonCheck] = Field(default_factory=list, alias="json")
+    json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
+    max_response_ms: float | None = Field(default=None, gt=0)
+
+
+DependencyType = Literal["order", "data", "token"]
+
+
+class Dependency(Model):
+    """An explicit edge: this test runs after ``test``."""
+
+    test: str = Field(pattern=TEST_ID_PATTERN)
+    type: DependencyType = "order"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"test": data}
+        return data
+
+
+class TestSpec(Model):
+    """One test: a request, what to capture from its response, what to check."""
+
+    __test__ = False  # not a pytest class
+
+    id: str = Field(pattern=TEST_ID_PATTERN, description="Stable id, unique in the suite.")
+    name: str | None = None
+    description: str | None = None
+    tags: tuple[str, ...] = ()
+    enabled: bool = True
+    request: RequestSpec
+    captures: dict[str, CaptureSpec] = Field(default_factory=dict)
+    checks: Checks = Field(default_factory=Checks)
+    depends_on: tuple[Dependency, ...] = ()
+    timeout: float | None = Field(default=None, gt=0, le=3600)
+    retries: RetryPolicy | None = None
+    data: list[dict[str, Any]] | str | None = Field(
+        default=None, description="Inline rows, or a CSV/JSON file relative to the suite."
+    )
+
+    @property
+    def title(self) -> str:
+        """The human name, falling back to the id."""
+        return self.name or self.id
+
+
+class Suite(Model):
+    """A whole suite as written in YAML/JSON or built in Python."""
+
+    name: str = Field(min_length=1)
+    description: str | None = None
+    base_url: str | None = None
+    default_env: str | None = None
+    environments: dict[str, Environment] = Field(default_factory=dict)
+    defaults: Defaults = Field(default_factory=Defaults)
+    services: tuple[Service, ...] = ()
+    tests: tuple[TestSpec, ...] = Field(min_length=1)
+    source_path: str | None = Field(
+        default=None, exclude=True, description="File the suite was loaded from (not written)."
+    )
+
+    def test(self, test_id: str) -> TestSpec:
+        """The test with this id (KeyError if absent)."""
+        for t in self.tests:
+            if t.id == test_id:
+                return t
+        raise KeyError(test_id)
+
+
+# ------------------------------------------------------------------------- results
+
+
+class Status(StrEnum):
+    """Final status of one test (or one data row of it)."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+
+class ErrorCategory(StrEnum):
+    """Why a test did not pass. ``assertion`` is a failed check; the rest are errors."""
+
+    ASSERTION = "assertion"
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    HTTP_5XX = "http_5xx"
+    TEMPLATE = "template"
+    CAPTURE = "capture"
+    BLOCKED = "blocked"
+    INTERRUPTED = "interrupted"
+    BAILED = "bailed"
+    INTERNAL = "internal"
+
+
+class ResultModel(BaseModel):
+    """Base of result models: plain data, safe to serialise (already redacted)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CheckResult(ResultModel):
+    """One evaluated check: what was expected, what was seen, and the difference."""
+
+    name: str
+    passed: bool
+    expected: Any = None
+    actual: Any = None
+    message: str = ""
+
+
+class Attempt(ResultModel):
+    """One try of a request (the first one is number 1)."""
+
+    number: int
+    started_at: datetime
+    duration_ms: float
+    status_code: int | None = None
+    error_category: ErrorCategory | None = None
+    error: str | None = None
+
+
+class Snapshot(ResultModel):
+    """A redacted, truncated request or response as stored."""
+
+    method: str | None = None
+    url: str | None = None
+    status_code: int | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = None
+    truncated: bool = False
+
+
+class TestResult(ResultModel):
+    """The outcome of one test, or one data row of a data-driven test."""
+
+    __test__ = False
+
+    test_id: str
+    key: str = Field(description="test_id, or test_id[row] for a data row.")
+    name: str
+    row_index: int | None = None
+    status: Status
+    error_category: ErrorCategory | None = None
+    message: str = ""
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_ms: float | None = Field(default=None, description="Response time, last attempt.")
+    status_code: int | None = None
+    checks: tuple[CheckResult, ...] = ()
+    attempts: tuple[Attempt, ...] = ()
+    captured: dict[str, Any] = Field(default_factory=dict, description="Redacted values.")
+    request: Snapshot | None = None
+    response: Snapshot | None = None
+    passed_after_retry: bool = False
+    tags: tuple[str, ...] = ()
+
+
+class RunStatus(StrEnum):
+    """Lifecycle of a run."""
+
+    RUNNING = "running"
+    PASSED = "passed"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+    ERROR = "error"
+
+
+Counts = Annotated[dict[str, int], Field(description="passed/failed/error/skipped/total")]
+
+
+class RunResult(ResultModel):
+    """What a finished run returns to the caller and the reporters."""
+
+    run_id: str | None
+    suite: str
+    environment: str | None
+    status: RunStatus
+    started_at: datetime
+    finished_at: datetime
+    results: tuple[TestResult, ...]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Number of results by status, plus ``total``."""
+        out = {s.value: 0 for s in Status}
+        for r in self.results:
+            out[r.status.value] += 1
+        out["total"] = len(self.results)
+        return out
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed or errored."""
+        c = self.counts
+        return c["failed"] == 0 and c["error"] == 0 and self.status != RunStatus.INTERRUPTED

@@ -1,0 +1,87 @@
+"""One settings object, read from the environment and ``.env``.
+
+Every field is documented in ``.env.example``; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Environment variables win over ``.env``."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("RUNNER_DATABASE_URL", "SUPABASE_DB_URL"),
+        description="Postgres or Supabase connection string; unset means the embedded server.",
+    )
+    data_dir: Path = Field(
+        default=Path(".runner"),
+        validation_alias=AliasChoices("RUNNER_DATA_DIR"),
+        description="Where the embedded server keeps its data, logs and lock.",
+    )
+    embedded_port: int = Field(
+        default=54329,
+        ge=1,
+        le=65535,
+        validation_alias=AliasChoices("RUNNER_EMBEDDED_PORT"),
+        description="TCP port of the embedded PostgreSQL on 127.0.0.1.",
+    )
+    database_role: Literal["service_role", "authenticated"] = Field(
+        default="service_role",
+        validation_alias=AliasChoices("RUNNER_DATABASE_ROLE"),
+        description="Role the runner acts as on the direct Postgres path.",
+    )
+    concurrency: int = Field(
+        default=8,
+        ge=1,
+        le=1024,
+        validation_alias=AliasChoices("RUNNER_CONCURRENCY"),
+        description="Default number of tests in flight at once.",
+    )
+    body_limit: int = Field(
+        default=8192,
+        ge=0,
+        validation_alias=AliasChoices("RUNNER_BODY_LIMIT"),
+        description="Bytes of request/response body kept in stored snapshots.",
+    )
+    context_ttl_hours: float = Field(
+        default=24.0,
+        gt=0,
+        validation_alias=AliasChoices("RUNNER_CONTEXT_TTL_HOURS"),
+        description="Hours an execution context lives before cleanup removes it.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("RUNNER_SECRET_KEY"),
+        description="Base64 AES-256 key for secrets at rest (used by later features).",
+    )
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def uses_embedded(self) -> bool:
+        """True when no connection string is configured."""
+        return self.database_url is None or not self.database_url.get_secret_value().strip()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests build their own ``Settings``)."""
+    return Settings()
