@@ -1,0 +1,49 @@
+"""Who the runner acts as on the direct Postgres path, set per transaction like PostgREST.
+
+PostgREST runs each request in a transaction that starts with
+``set_config('role', <role>, true)`` and ``set_config('request.jwt.claims', <json>, true)``;
+doing exactly the same means row-level security decides what the runner may see and
+write, whichever path (direct or REST) it takes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A database role plus the JWT claims ``auth.uid()``/``auth.jwt()`` will read."""
+
+    role: str
+    claims: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def service(cls) -> Identity:
+        """The trusted service role (bypasses RLS): CI runs."""
+        return cls("service_role", {"role": "service_role"})
+
+    @classmethod
+    def user(cls, user_id: str, email: str | None = None) -> Identity:
+        """A signed-in user: RLS applies to everything read and written."""
+        claims: dict[str, Any] = {"sub": user_id, "role": "authenticated", "aud": "authenticated"}
+        if email:
+            claims["email"] = email
+        return cls("authenticated", claims)
+
+    @classmethod
+    def anon(cls) -> Identity:
+        """Nobody signed in."""
+        return cls("anon", {"role": "anon"})
+
+
+SET_IDENTITY = (
+    "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)"
+)
+
+
+async def apply_identity(conn: Any, identity: Identity) -> None:
+    """Set role and claims for the current transaction only (``is_local = true``)."""
+    await conn.execute(SET_IDENTITY, (identity.role, json.dumps(identity.claims)))

@@ -1,0 +1,109 @@
+"""Batched, off-the-hot-path writing with a spill file as the last resort.
+
+The engine hands over operations without awaiting the database. One background
+task drains whatever has accumulated and writes it in one transaction, so a fast
+run costs a handful of round trips per hundred tests, and a slow one writes each
+result moments after its test finished. If the database fails, the batch is retried
+with backoff; if it keeps failing, the operations are appended to a JSON Lines spill
+file so nothing already obtained is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("runner.store")
+
+Op = tuple[str, Any]
+"""(kind, payload): kind in result | started | capture | token | variables."""
+
+Flush = Callable[[Sequence[Op]], Awaitable[None]]
+
+
+@dataclass
+class BatchWriter:
+    """Queue operations; a background task writes them in batches through ``flush``."""
+
+    flush: Flush
+    spill_path: Path
+    max_batch: int = 500
+    retries: int = 3
+    retry_delay: float = 0.2
+    _queue: list[Op] = field(default_factory=list)
+    _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    _task: asyncio.Task[None] | None = None
+    _closing: bool = False
+    spilled: int = 0
+    written: int = 0
+    last_error: str | None = None
+
+    def start(self) -> None:
+        """Start the background task (idempotent)."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._loop(), name="store-writer")
+
+    def put(self, kind: str, payload: Any) -> None:
+        """Queue one operation; never waits."""
+        self._queue.append((kind, payload))
+        self._wakeup.set()
+
+    async def close(self) -> None:
+        """Write everything queued, then stop. Safe to call during cancellation."""
+        self._closing = True
+        self._wakeup.set()
+        if self._task is not None:
+            # shield: an interrupted run must still get its finished results written
+            await asyncio.shield(self._task)
+            self._task = None
+        if self._queue:  # never started, or the loop died: write synchronously
+            await self._drain()
+
+    async def _loop(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            await self._drain()
+            if self._closing and not self._queue:
+                return
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch = self._queue[: self.max_batch]
+            del self._queue[: self.max_batch]
+            await self._write(batch)
+
+    async def _write(self, batch: list[Op]) -> None:
+        delay = self.retry_delay
+        for attempt in range(self.retries + 1):
+            try:
+                await self.flush(batch)
+                self.written += len(batch)
+                return
+            except asyncio.CancelledError:
+                self._spill(batch)
+                raise
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+                log.warning("writing %d operations failed (attempt %d): %s",
+                            len(batch), attempt + 1, self.last_error)
+                if attempt < self.retries:
+                    await asyncio.sleep(delay)
+                    delay *= 2
+        self._spill(batch)
+
+    def _spill(self, batch: list[Op]) -> None:
+        self.spill_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.spill_path.open("a", encoding="utf-8") as handle:
+            for kind, payload in batch:
+                handle.write(json.dumps({"kind": kind, "payload": payload}, default=str) + "\n")
+        self.spilled += len(batch)
+        with contextlib.suppress(Exception):
+            log.error("database unavailable: %d operations kept in %s", len(batch),
+                      self.spill_path)
