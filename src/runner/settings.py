@@ -64,6 +64,17 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("RUNNER_CONTEXT_TTL_HOURS"),
         description="Hours an execution context lives before cleanup removes it.",
     )
+    organization: str = Field(
+        default="local",
+        min_length=1,
+        validation_alias=AliasChoices("RUNNER_ORGANIZATION"),
+        description="Organisation that runs recorded by the service role belong to.",
+    )
+    project: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("RUNNER_PROJECT"),
+        description="Project runs are recorded under; unset means one per suite name.",
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("RUNNER_SECRET_KEY"),

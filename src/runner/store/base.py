@@ -7,6 +7,7 @@ and write in batches in the background. ``finish_run`` flushes everything.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -22,6 +23,17 @@ class RunInfo:
     order: tuple[str, ...]
     trigger: str = "cli"
     metadata: dict[str, Any] = field(default_factory=dict)
+    edges: tuple[tuple[str, str, str], ...] = ()
+    """Planned dependency edges: (dependency, test, type)."""
+    rows: Mapping[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
+    """Resolved data rows of data-driven tests."""
+    expected_results: int | None = None
+    """How many results the run will produce (tests x rows); defaults to len(order)."""
+
+    @property
+    def total(self) -> int:
+        """Results the run will produce."""
+        return self.expected_results if self.expected_results is not None else len(self.order)
 
 
 class Store(Protocol):

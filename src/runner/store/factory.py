@@ -1,0 +1,33 @@
+"""Choosing and opening the store a run records into."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from runner.settings import Settings
+from runner.store.base import NullStore, Store
+
+
+@asynccontextmanager
+async def open_store(settings: Settings, *, no_store: bool = False) -> AsyncIterator[Store]:
+    """The store for these settings: nothing, or Postgres (embedded started on demand).
+
+    The database is migrated first, so a fresh machine records without a separate step.
+    """
+    if no_store:
+        yield NullStore()
+        return
+    from runner.database import resolve_target
+    from runner.migrate import migrate
+    from runner.store.postgres import PostgresStore
+
+    target = resolve_target(settings)
+    await migrate(target)
+    async with PostgresStore(
+        target,
+        organization=settings.organization,
+        project=settings.project,
+        spill_dir=settings.data_dir / "spill",
+    ) as store:
+        yield store

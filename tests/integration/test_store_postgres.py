@@ -1,0 +1,275 @@
+"""Whole suites against the demo shop API, recorded by PostgresStore in a real database."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from runner.api import run_suite
+from runner.database import Target
+from runner.loader import load_suite, load_suite_text
+from runner.models import RunStatus, Status
+from runner.plan import build_plan
+from runner.settings import Settings
+from runner.store.catalog import load_suite_by_name
+from runner.store.postgres import PostgresStore
+
+pytestmark = pytest.mark.db
+ROOT = Path(__file__).resolve().parents[2]
+SHOP = ROOT / "examples" / "shop.yaml"
+BASE = "http://shop.test"
+
+_spec = importlib.util.spec_from_file_location("shop_api", ROOT / "examples" / "shop_api.py")
+assert _spec and _spec.loader
+shop_api = importlib.util.module_from_spec(_spec)
+sys.modules.setdefault("shop_api", shop_api)  # dataclasses look their module up
+_spec.loader.exec_module(shop_api)
+
+
+APPS: list[Any] = []
+
+
+def shop_client() -> httpx.AsyncClient:
+    """A client whose transport is a fresh demo shop app, in process."""
+    app = shop_api.create_app()
+    APPS.append(app)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app))
+
+
+def rows(url: str, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+async def run_shop(url: str, tmp_path: Path, **kwargs: Any) -> Any:
+    store = PostgresStore(Target(url, embedded=True), spill_dir=tmp_path / "spill")
+    async with store, shop_client() as client:
+        result = await run_suite(
+            kwargs.pop("suite", SHOP),
+            store=store,
+            client=client,
+            base_url=BASE,
+            services=(),
+            seed=7,
+            environ={},
+            settings=Settings(_env_file=None),  # type: ignore[call-arg]
+            **kwargs,
+        )
+    return result, store
+
+
+async def test_example_suite_is_recorded_row_for_row(migrated_db: str, tmp_path: Path) -> None:
+    """Every result of the example suite lands in test_results with checks and attempts."""
+    result, store = await run_shop(migrated_db, tmp_path)
+    assert result.ok, [r.message for r in result.results if r.status != Status.PASSED]
+    run = rows(
+        migrated_db,
+        "select status, total_tests, passed_tests, completed_tests, finished_at is not null "
+        "from test_runs where id = %s",
+        (result.run_id,),
+    )
+    n = len(result.results)
+    assert run == [("passed", n, n, n, True)]
+    stored = rows(
+        migrated_db,
+        "select test_key, status, test_case_id is not null from test_results where run_id = %s",
+        (result.run_id,),
+    )
+    assert sorted(stored) == sorted((r.key, r.status.value, True) for r in result.results)
+    details = rows(
+        migrated_db,
+        "select kind, count(*) from test_result_details d join test_results r on r.id = d.result_id "
+        "where r.run_id = %s group by kind order by kind",
+        (result.run_id,),
+    )
+    checks = sum(len(r.checks) for r in result.results)
+    attempts = sum(len(r.attempts) for r in result.results)
+    assert details == [("assertion", checks), ("attempt", attempts)]
+    assert store.writer is not None and store.writer.spilled == 0
+
+
+async def test_context_holds_captures_with_tokens_redacted(migrated_db: str, tmp_path: Path) -> None:
+    """The execution context has each test's captures; tokens and secrets are redacted."""
+    result, _ = await run_shop(migrated_db, tmp_path)
+    (ctx,) = rows(
+        migrated_db,
+        "select captured_data, shared_auth_tokens, test_order from test_execution_context "
+        "where run_id = %s",
+        (result.run_id,),
+    )
+    captured, tokens, order = ctx
+    login = next(r for r in result.results if r.test_id == "login")
+    assert "login" in captured and set(captured["login"]) == set(login.captured)
+    assert tokens and set(tokens.values()) == {"[REDACTED]"}
+    assert order == list(build_plan(load_suite(SHOP)).order)
+
+
+async def test_no_token_value_reaches_any_table(migrated_db: str, tmp_path: Path) -> None:
+    """No bearer token value issued by the shop appears in results, details or context."""
+    result, _ = await run_shop(migrated_db, tmp_path)
+    dump = json.dumps(
+        rows(
+            migrated_db,
+            "select to_jsonb(r) from test_results r where run_id = %s "
+            "union all select to_jsonb(d) from test_result_details d "
+            "union all select to_jsonb(c) from test_execution_context c",
+            (result.run_id,),
+        ),
+        default=str,
+    )
+    issued = shop_api_tokens()
+    assert issued, "the demo API issued no token"
+    for token in issued:
+        assert token not in dump
+
+
+def shop_api_tokens() -> list[str]:
+    """Access and refresh tokens the last demo app issued."""
+    shop = APPS[-1].state.shop
+    return [*shop.tokens, *shop.refresh]
+
+
+async def test_resync_of_unchanged_suite_writes_nothing(migrated_db: str, tmp_path: Path) -> None:
+    """Syncing the same file twice leaves configuration rows untouched (same xmin)."""
+    await run_shop(migrated_db, tmp_path)
+    config = (
+        "select 'case', stable_id, xmin::text from test_cases union all "
+        "select 'suite', slug, xmin::text from test_suites union all "
+        "select 'dep', id::text, xmin::text from test_dependencies union all "
+        "select 'env', name, xmin::text from environments union all "
+        "select 'audit', count(*)::text, '' from audit_log"
+    )
+    before = sorted(rows(migrated_db, config))
+    await run_shop(migrated_db, tmp_path)
+    assert sorted(rows(migrated_db, config)) == before
+
+
+async def test_changed_test_is_updated_and_removed_test_pruned(
+    migrated_db: str, tmp_path: Path
+) -> None:
+    """A sync after editing the file updates the changed case and drops the removed one."""
+    text = """
+name: mini
+base_url: http://shop.test
+tests:
+  - id: health
+    request: {url: /health}
+    checks: {status: 200}
+  - id: health2
+    request: {url: /health}
+"""
+    loaded = load_suite_text(text, file="mini.yaml", base_dir=tmp_path)
+    await run_shop(migrated_db, tmp_path, suite=loaded)
+    edited = load_suite_text(
+        text.replace("status: 200", "status: [200, 204]").split("  - id: health2")[0],
+        file="mini.yaml",
+        base_dir=tmp_path,
+    )
+    await run_shop(migrated_db, tmp_path, suite=edited)
+    cases = rows(
+        migrated_db,
+        "select c.stable_id, c.definition->'checks'->'status' from test_cases c "
+        "join test_suites s on s.id = c.suite_id where s.name = 'mini'",
+    )
+    assert cases == [("health", [200, 204])]
+
+
+async def test_failure_blocks_dependents_and_fails_the_run(migrated_db: str, tmp_path: Path) -> None:
+    """A failing login is recorded failed, its dependents skipped as blocked, the run failed."""
+    text = """
+name: broken
+base_url: http://shop.test
+tests:
+  - id: login
+    request:
+      method: POST
+      url: /auth/login
+      json: {email: alice@example.com, password: wrong}
+    captures: {token: $.access_token}
+    checks: {status: 200}
+  - id: profile
+    request:
+      url: /profile
+      headers: {Authorization: "Bearer {{ captured_data.login.token }}"}
+"""
+    loaded = load_suite_text(text, file="broken.yaml", base_dir=tmp_path)
+    result, _ = await run_shop(migrated_db, tmp_path, suite=loaded)
+    assert result.status == RunStatus.FAILED
+    stored = dict(
+        rows(
+            migrated_db,
+            "select test_key, status || '/' || coalesce(error_category, '') || '/' || message "
+            "from test_results where run_id = %s",
+            (result.run_id,),
+        )
+    )
+    assert stored["login"].startswith("failed/assertion/")
+    assert stored["profile"] == "skipped/blocked/blocked by login"
+    (run,) = rows(
+        migrated_db,
+        "select status, failed_tests, skipped_tests from test_runs where id = %s",
+        (result.run_id,),
+    )
+    assert run == ("failed", 1, 1)
+
+
+async def test_stored_suite_runs_by_name(migrated_db: str, tmp_path: Path) -> None:
+    """After one run from the file, the suite can be rebuilt from the tables by name."""
+    await run_shop(migrated_db, tmp_path)
+    settings = Settings(_env_file=None, RUNNER_DATABASE_URL=migrated_db)  # type: ignore[call-arg]
+    loaded = await load_suite_by_name(settings, load_suite(SHOP).suite.name)
+    original = load_suite(SHOP)
+    assert [t.id for t in loaded.suite.tests] == [t.id for t in original.suite.tests]
+    result, _ = await run_shop(migrated_db, tmp_path, suite=loaded)
+    assert result.ok
+
+
+async def test_interrupted_run_keeps_finished_results(migrated_db: str, tmp_path: Path) -> None:
+    """Cancelling a run mid-way keeps what finished and marks the run interrupted."""
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/slow":
+            started.set()
+            await release.wait()
+        return httpx.Response(200, json={"ok": True})
+
+    text = """
+name: interrupt
+base_url: http://t.test
+tests:
+  - id: first
+    request: {url: /fast}
+  - id: second
+    request: {url: /slow}
+    depends_on: [first]
+  - id: third
+    request: {url: /fast}
+    depends_on: [second]
+"""
+    loaded = load_suite_text(text, file="interrupt.yaml", base_dir=tmp_path)
+    store = PostgresStore(Target(migrated_db, embedded=True), spill_dir=tmp_path / "spill")
+    async with store, httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        task = asyncio.create_task(
+            run_suite(loaded, store=store, client=client, services=(), environ={}, concurrency=1)
+        )
+        await asyncio.wait_for(started.wait(), timeout=30)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    run_id = store.run_id
+    (run,) = rows(migrated_db, "select status from test_runs where id = %s", (run_id,))
+    assert run == ("interrupted",)
+    stored = dict(
+        rows(migrated_db, "select test_key, status from test_results where run_id = %s", (run_id,))
+    )
+    assert stored.get("first") == "passed"
