@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 from importlib import import_module
 
 from runner.errors import EXIT_INTERRUPTED, EXIT_USAGE, RunnerError, cause_chain
@@ -19,7 +20,7 @@ COMMAND_MODULES = (
     "runner.commands.run_suite",
 )
 
-CommandFunc = Callable[[argparse.Namespace], Awaitable[int]]
+CommandFunc = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
 
 class _Parser(argparse.ArgumentParser):

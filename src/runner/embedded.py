@@ -61,7 +61,9 @@ class ServerStatus:
     def describe(self) -> str:
         """One human line."""
         if self.running:
-            return f"embedded PostgreSQL running (pid {self.pid}) at {self.url}, data {self.data_dir}"
+            return (
+                f"embedded PostgreSQL running (pid {self.pid}) at {self.url}, data {self.data_dir}"
+            )
         return f"embedded PostgreSQL stopped, data {self.data_dir}"
 
 
@@ -164,8 +166,14 @@ class EmbeddedServer:
             return pwd.getpwnam(SYSTEM_USER)
         except KeyError:
             result = subprocess.run(
-                ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                 SYSTEM_USER],
+                [
+                    "useradd",
+                    "--system",
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    SYSTEM_USER,
+                ],
                 capture_output=True,
                 text=True,
                 check=False,
@@ -181,7 +189,9 @@ class EmbeddedServer:
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise EmbeddedServerError(f"cannot create data directory {self.data_dir}: {exc}") from exc
+            raise EmbeddedServerError(
+                f"cannot create data directory {self.data_dir}: {exc}"
+            ) from exc
         owner = self._owner()
         expected_uid = owner.pw_uid if owner else os.geteuid()
         if self.pgdata.exists():
@@ -217,8 +227,17 @@ class EmbeddedServer:
         if owner is not None:
             os.chown(self.pgdata, owner.pw_uid, owner.pw_gid)
         self._run_as_owner(
-            [str(_bin_dir() / "initdb"), "-D", str(self.pgdata), "-U", SUPERUSER,
-             "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-instructions"],
+            [
+                str(_bin_dir() / "initdb"),
+                "-D",
+                str(self.pgdata),
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-instructions",
+            ],
             what="initialise the embedded PostgreSQL data directory",
         )
 
@@ -231,8 +250,19 @@ class EmbeddedServer:
         )
         try:
             self._run_as_owner(
-                [str(_bin_dir() / "pg_ctl"), "-D", str(self.pgdata), "-o", options,
-                 "-l", str(self.log_file), "-w", "-t", str(START_TIMEOUT_S), "start"],
+                [
+                    str(_bin_dir() / "pg_ctl"),
+                    "-D",
+                    str(self.pgdata),
+                    "-o",
+                    options,
+                    "-l",
+                    str(self.log_file),
+                    "-w",
+                    "-t",
+                    str(START_TIMEOUT_S),
+                    "start",
+                ],
                 what="start the embedded PostgreSQL",
             )
         except EmbeddedServerError as exc:

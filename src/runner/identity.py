@@ -39,9 +39,7 @@ class Identity:
         return cls("anon", {"role": "anon"})
 
 
-SET_IDENTITY = (
-    "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)"
-)
+SET_IDENTITY = "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)"
 
 
 async def apply_identity(conn: Any, identity: Identity) -> None:

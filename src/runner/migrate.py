@@ -21,7 +21,8 @@ _LOCK_KEY = 7_461_226_009
 
 _META = """
 create schema if not exists runner_meta;
-comment on schema runner_meta is 'Bookkeeping of the runner''s migrator (not exposed over the API).';
+comment on schema runner_meta is
+    'Bookkeeping of the runner''s migrator (not exposed over the API).';
 create table if not exists runner_meta.schema_migrations (
     version text primary key,
     name text not null,

@@ -86,7 +86,8 @@ async def test_example_suite_is_recorded_row_for_row(migrated_db: str, tmp_path:
     assert sorted(stored) == sorted((r.key, r.status.value, True) for r in result.results)
     details = rows(
         migrated_db,
-        "select kind, count(*) from test_result_details d join test_results r on r.id = d.result_id "
+        "select kind, count(*) from test_result_details d "
+        "join test_results r on r.id = d.result_id "
         "where r.run_id = %s group by kind order by kind",
         (result.run_id,),
     )
@@ -96,7 +97,9 @@ async def test_example_suite_is_recorded_row_for_row(migrated_db: str, tmp_path:
     assert store.writer is not None and store.writer.spilled == 0
 
 
-async def test_context_holds_captures_with_tokens_redacted(migrated_db: str, tmp_path: Path) -> None:
+async def test_context_holds_captures_with_tokens_redacted(
+    migrated_db: str, tmp_path: Path
+) -> None:
     """The execution context has each test's captures; tokens and secrets are redacted."""
     result, _ = await run_shop(migrated_db, tmp_path)
     (ctx,) = rows(
@@ -182,7 +185,9 @@ tests:
     assert cases == [("health", [200, 204])]
 
 
-async def test_failure_blocks_dependents_and_fails_the_run(migrated_db: str, tmp_path: Path) -> None:
+async def test_failure_blocks_dependents_and_fails_the_run(
+    migrated_db: str, tmp_path: Path
+) -> None:
     """A failing login is recorded failed, its dependents skipped as blocked, the run failed."""
     text = """
 name: broken

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -83,10 +84,8 @@ async def test_close_writes_everything_even_when_caller_is_cancelled(tmp_path: P
     await asyncio.sleep(0)
     closer.cancel()
     gate.set()
-    try:
+    with contextlib.suppress(asyncio.CancelledError):
         await closer
-    except asyncio.CancelledError:
-        pass
     assert writer._task is not None
     await writer._task
     assert written == [("result", {"n": 1})]

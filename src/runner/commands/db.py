@@ -45,8 +45,10 @@ async def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if action == "start":
         if not settings.uses_embedded:
-            raise ConfigError("a database URL is configured (RUNNER_DATABASE_URL); db start only "
-                              "manages the embedded server")
+            raise ConfigError(
+                "a database URL is configured (RUNNER_DATABASE_URL); db start only "
+                "manages the embedded server"
+            )
         status = database.embedded_server(settings).start()
         print(status.describe())
         return 0
@@ -79,8 +81,10 @@ async def _status(settings: Any) -> int:
         print(f"database {target.display}")
     waiting = await migrate.pending(target)
     total = len(migrate.available())
-    print(f"migrations: {total - len(waiting)} applied, {len(waiting)} pending"
-          + (f" ({', '.join(waiting)})" if waiting else ""))
+    print(
+        f"migrations: {total - len(waiting)} applied, {len(waiting)} pending"
+        + (f" ({', '.join(waiting)})" if waiting else "")
+    )
     return 0
 
 

@@ -203,4 +203,3 @@ class PostgresStore:
                 await self.conn.execute(
                     "select public.record_results(%s, %s)", (self.run_id, Jsonb(results))
                 )
-

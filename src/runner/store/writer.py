@@ -91,8 +91,12 @@ class BatchWriter:
                 raise
             except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}".splitlines()[0]
-                log.warning("writing %d operations failed (attempt %d): %s",
-                            len(batch), attempt + 1, self.last_error)
+                log.warning(
+                    "writing %d operations failed (attempt %d): %s",
+                    len(batch),
+                    attempt + 1,
+                    self.last_error,
+                )
                 if attempt < self.retries:
                     await asyncio.sleep(delay)
                     delay *= 2
@@ -105,5 +109,4 @@ class BatchWriter:
                 handle.write(json.dumps({"kind": kind, "payload": payload}, default=str) + "\n")
         self.spilled += len(batch)
         with contextlib.suppress(Exception):
-            log.error("database unavailable: %d operations kept in %s", len(batch),
-                      self.spill_path)
+            log.error("database unavailable: %d operations kept in %s", len(batch), self.spill_path)
