@@ -1,0 +1,133 @@
+"""Run dependent API test suites and keep everything they produce in Supabase.
+
+The public API, typed and small. Names are imported on first use so that
+``python -m runner --help`` stays fast::
+
+    import runner
+
+    result = await runner.run_suite("examples/shop.yaml", env="local")
+    assert result.ok, result.counts
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runner.api import run_suite
+    from runner.errors import (
+        ConfigError,
+        DatabaseError,
+        PlanError,
+        RunnerError,
+        ServiceError,
+        SuiteError,
+    )
+    from runner.loader import LoadedSuite, load_suite
+    from runner.models import (
+        Attempt,
+        CaptureSpec,
+        CheckResult,
+        Checks,
+        Defaults,
+        Dependency,
+        Environment,
+        JsonCheck,
+        RequestSpec,
+        RetryPolicy,
+        RunResult,
+        RunStatus,
+        Service,
+        Status,
+        Suite,
+        TestResult,
+        TestSpec,
+    )
+    from runner.plan import Plan, build_plan
+    from runner.settings import Settings
+    from runner.store.base import NullStore, Store
+    from runner.store.postgres import PostgresStore
+
+_WHERE = {
+    "run_suite": "runner.api",
+    "ConfigError": "runner.errors",
+    "DatabaseError": "runner.errors",
+    "PlanError": "runner.errors",
+    "RunnerError": "runner.errors",
+    "ServiceError": "runner.errors",
+    "SuiteError": "runner.errors",
+    "LoadedSuite": "runner.loader",
+    "load_suite": "runner.loader",
+    "Attempt": "runner.models",
+    "CaptureSpec": "runner.models",
+    "CheckResult": "runner.models",
+    "Checks": "runner.models",
+    "Defaults": "runner.models",
+    "Dependency": "runner.models",
+    "Environment": "runner.models",
+    "JsonCheck": "runner.models",
+    "RequestSpec": "runner.models",
+    "RetryPolicy": "runner.models",
+    "RunResult": "runner.models",
+    "RunStatus": "runner.models",
+    "Service": "runner.models",
+    "Status": "runner.models",
+    "Suite": "runner.models",
+    "TestResult": "runner.models",
+    "TestSpec": "runner.models",
+    "Plan": "runner.plan",
+    "build_plan": "runner.plan",
+    "Settings": "runner.settings",
+    "NullStore": "runner.store.base",
+    "Store": "runner.store.base",
+    "PostgresStore": "runner.store.postgres",
+}
+
+__all__ = [
+    "Attempt",
+    "CaptureSpec",
+    "CheckResult",
+    "Checks",
+    "ConfigError",
+    "DatabaseError",
+    "Defaults",
+    "Dependency",
+    "Environment",
+    "JsonCheck",
+    "LoadedSuite",
+    "NullStore",
+    "Plan",
+    "PlanError",
+    "PostgresStore",
+    "RequestSpec",
+    "RetryPolicy",
+    "RunResult",
+    "RunStatus",
+    "RunnerError",
+    "Service",
+    "ServiceError",
+    "Settings",
+    "Status",
+    "Store",
+    "Suite",
+    "SuiteError",
+    "TestResult",
+    "TestSpec",
+    "build_plan",
+    "load_suite",
+    "run_suite",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'runner' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
