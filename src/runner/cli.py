@@ -9,8 +9,8 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
 from importlib import import_module
+from typing import Any
 
 from runner.errors import EXIT_INTERRUPTED, EXIT_USAGE, RunnerError, cause_chain
 

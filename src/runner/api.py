@@ -1,0 +1,116 @@
+"""``run_suite()``: the whole pipeline for Python callers (and the CLI).
+
+load -> plan -> environment -> services -> execute, with the store and the HTTP
+client injectable so tests can pass an in-memory store and ``httpx.MockTransport``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Mapping, Sequence
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import httpx
+
+from runner.engine import OnEvent, execute
+from runner.environment import resolve_environment
+from runner.loader import LoadedSuite, load_suite, loaded_from_suite
+from runner.models import RunResult, Service, Suite
+from runner.plan import build_plan
+from runner.settings import Settings
+from runner.store.base import NullStore, Store
+
+
+def new_seed() -> int:
+    """A fresh seed for a run that was given none (recorded with the run)."""
+    return random.SystemRandom().randrange(1 << 31)
+
+
+def as_loaded(suite: str | Path | Suite | LoadedSuite) -> LoadedSuite:
+    """Load a suite file, or wrap a suite built in Python."""
+    if isinstance(suite, LoadedSuite):
+        return suite
+    if isinstance(suite, Suite):
+        return loaded_from_suite(suite)
+    return load_suite(suite)
+
+
+def make_client(concurrency: int) -> httpx.AsyncClient:
+    """The run's one HTTP client, with a pool sized to the concurrency."""
+    size = max(concurrency, 10)
+    return httpx.AsyncClient(
+        limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+        follow_redirects=False,
+    )
+
+
+async def run_suite(
+    suite: str | Path | Suite | LoadedSuite,
+    *,
+    env: str | None = None,
+    concurrency: int | None = None,
+    store: Store | None = None,
+    client: httpx.AsyncClient | None = None,
+    bail: bool = False,
+    tags: Sequence[str] = (),
+    tests: Sequence[str] = (),
+    variables: Mapping[str, str] | None = None,
+    base_url: str | None = None,
+    seed: int | None = None,
+    environ: Mapping[str, str] | None = None,
+    settings: Settings | None = None,
+    services: Sequence[Service] | None = None,
+    extra_services: Sequence[Service] = (),
+    on_event: OnEvent | None = None,
+    trigger: str = "api",
+) -> RunResult:
+    """Run a suite and return its result; failed tests are results, not exceptions.
+
+    Raises ``SuiteError``/``PlanError``/``ConfigError`` for a suite that cannot run
+    and ``ServiceError`` when a service does not start. ``services`` replaces the
+    suite's own services (pass ``()`` to start none); ``extra_services`` are started
+    after them. ``store`` defaults to ``NullStore``; ``client`` to a new client that
+    is closed afterwards (an injected one is left open).
+    """
+    loaded = as_loaded(suite)
+    plan = build_plan(loaded, tags=tags, tests=tests)
+    environment = resolve_environment(
+        loaded,
+        env,
+        os.environ if environ is None else environ,
+        variables or {},
+        base_url=base_url,
+    )
+    settings = settings or Settings()
+    concurrency = concurrency or settings.concurrency
+    seed = new_seed() if seed is None else seed
+    to_start = [*(loaded.suite.services if services is None else services), *extra_services]
+    async with AsyncExitStack() as stack:
+        if to_start:
+            from runner.services import run_services  # only suites with services pay for it
+
+            await stack.enter_async_context(
+                run_services(to_start, base_dir=_suite_dir(loaded), environ=environ)
+            )
+        if client is None:
+            client = await stack.enter_async_context(make_client(concurrency))
+        return await execute(
+            plan,
+            store=store or NullStore(),
+            client=client,
+            environment=environment,
+            concurrency=concurrency,
+            bail=bail,
+            seed=seed,
+            body_limit=settings.body_limit,
+            on_event=on_event,
+            trigger=trigger,
+        )
+
+
+def _suite_dir(loaded: LoadedSuite) -> Path:
+    """The folder service commands run in: the suite file's, else the current one."""
+    source = loaded.suite.source_path
+    return Path(source).resolve().parent if source else Path.cwd()

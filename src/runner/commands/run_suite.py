@@ -1,0 +1,209 @@
+"""``python -m runner run-suite PATH|NAME``: run a suite, record it, report it.
+
+Exit codes: 0 all passed, 1 a test failed or errored, 2 the suite or a setting is
+wrong (nothing ran), 3 database, 4 service, 130 interrupted (Ctrl-C or SIGTERM).
+Only argparse is imported at start-up; everything else inside ``_run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runner.loader import LoadedSuite
+    from runner.models import RunResult
+    from runner.settings import Settings
+
+
+def register(sub: Any) -> None:
+    """Add the ``run-suite`` command."""
+    p = sub.add_parser(
+        "run-suite",
+        help="run a suite file (or a stored suite by name)",
+        description="Run a suite of dependent API tests and record the run.",
+    )
+    p.add_argument("suite", metavar="PATH|NAME", help="suite file (YAML/JSON) or stored name")
+    p.add_argument("--env", help="environment to target (default: the suite's default)")
+    p.add_argument("--concurrency", type=_positive, help="tests in flight at once")
+    p.add_argument("--bail", action="store_true", help="stop scheduling after the first failure")
+    p.add_argument("--tag", action="append", default=[], help="run tests with this tag (repeat)")
+    p.add_argument("--test", action="append", default=[], help="run this test id (repeat)")
+    p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
+    p.add_argument("--json", metavar="FILE", help="write the full result as JSON")
+    p.add_argument("--no-store", action="store_true", help="record nothing in the database")
+    p.add_argument("--base-url", help="override the base URL of the suite and environment")
+    p.add_argument(
+        "--var", action="append", default=[], metavar="KEY=VALUE", help="set env.KEY (repeat)"
+    )
+    p.add_argument("--seed", type=int, help="seed of the template helpers and retry jitter")
+    p.add_argument("--service-cmd", metavar="CMD", help="start this command before the run")
+    p.add_argument("--service-url", metavar="URL", help="wait until the service answers here")
+    p.add_argument(
+        "--service-timeout", type=float, default=30.0, metavar="S", help="seconds to wait"
+    )
+    p.set_defaults(func=_run)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _variables(pairs: list[str]) -> dict[str, str]:
+    from runner.errors import ConfigError
+
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(f"--var expects KEY=VALUE, got {pair!r}")
+        out[key.strip()] = value
+    return out
+
+
+def _is_name(text: str) -> bool:
+    """A stored suite name: no path separator, no file suffix, and no such file."""
+    from pathlib import Path
+
+    path = Path(text)
+    return not path.exists() and "/" not in text and "\\" not in text and not path.suffix
+
+
+async def _load(settings: Settings, target: str) -> LoadedSuite:
+    if _is_name(target):
+        from runner.store.catalog import load_suite_by_name
+
+        return await load_suite_by_name(settings, target)
+    from runner.loader import load_suite
+
+    return load_suite(target)
+
+
+async def _run(args: argparse.Namespace) -> int:
+    import asyncio
+    import contextlib
+    import gc
+    import signal
+    import sys
+
+    from runner.api import new_seed, run_suite
+    from runner.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_TESTS_FAILED, ConfigError
+    from runner.models import Service
+    from runner.progress import Progress
+    from runner.settings import Settings
+    from runner.store.base import NullStore, Store
+
+    try:
+        settings = Settings()
+    except Exception as exc:
+        raise ConfigError(f"invalid settings: {exc}") from None
+    variables = _variables(args.var)
+    if args.service_url and not args.service_cmd:
+        raise ConfigError("--service-url needs --service-cmd")
+    extra = []
+    if args.service_cmd:
+        extra.append(
+            Service(
+                name="cli-service",
+                command=args.service_cmd,
+                url=args.service_url,
+                timeout=args.service_timeout,
+            )
+        )
+
+    # SIGTERM ends the run the way Ctrl-C does: cancelled, recorded as interrupted
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    terminated = False
+
+    def on_term() -> None:
+        nonlocal terminated
+        terminated = True
+        if task is not None:
+            task.cancel()
+
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGTERM, on_term)
+
+    seed = new_seed() if args.seed is None else args.seed
+    gc_thresholds = gc.get_threshold()
+    tty = sys.stdout.isatty()
+    partial: list[RunResult] = []
+    try:
+        loaded = await _load(settings, args.suite)
+        # This process is ours alone: results pile up for the whole run, and with the
+        # default thresholds the collector re-walks that growing heap again and again
+        # (measured: ~100 µs a test, as much as httpx's own work). Freezing what is
+        # loaded and collecting the young generation less often keeps that off the
+        # per-test path; cycles are still collected.
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 20)
+        async with contextlib.AsyncExitStack() as stack:
+            store: Store
+            if args.no_store:
+                store = NullStore()
+            else:
+                from runner.store.factory import open_store
+
+                store = await stack.enter_async_context(open_store(settings, no_store=False))
+            progress = stack.enter_context(Progress(sys.stdout, tty=tty))
+
+            def on_event(event: Any) -> None:
+                if event.kind == "run_started":
+                    # the seed reproduces uuid()/random_*() values and retry jitter
+                    print(f"running {loaded.suite.name} (seed {seed})", flush=True)
+                progress(event)
+                if event.kind == "run_finished" and event.run is not None:
+                    partial.append(event.run)
+
+            result = await run_suite(
+                loaded,
+                env=args.env,
+                concurrency=args.concurrency,
+                store=store,
+                bail=args.bail,
+                tags=args.tag,
+                tests=args.test,
+                variables=variables,
+                base_url=args.base_url,
+                seed=seed,
+                settings=settings,
+                extra_services=extra,
+                on_event=on_event,
+                trigger="cli",
+            )
+    except asyncio.CancelledError:
+        if partial:
+            _write_reports(args, partial[-1])
+        if not terminated:
+            raise  # Ctrl-C: asyncio.run turns this into KeyboardInterrupt for cli.main
+        if task is not None:
+            task.uncancel()
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*gc_thresholds)
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGTERM)
+
+    from runner.report import print_summary
+
+    print_summary(result, sys.stdout, tty=tty)
+    _write_reports(args, result)
+    return EXIT_OK if result.ok else EXIT_TESTS_FAILED
+
+
+def _write_reports(args: argparse.Namespace, result: RunResult) -> None:
+    from runner.errors import ConfigError
+    from runner.report import write_json, write_junit
+
+    for path, write in ((args.junit, write_junit), (args.json, write_json)):
+        if path:
+            try:
+                write(result, path)
+            except OSError as exc:
+                raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -1,0 +1,117 @@
+"""Sends one rendered request with the test's timeout and retry policy.
+
+Connection errors, timeouts and the statuses listed in ``retries.on_status`` are
+retried with exponential backoff and seeded jitter. Every attempt is kept as an
+``Attempt``; the outcome is data (``Exchange``), never an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from runner.models import Attempt, ErrorCategory, RetryPolicy
+from runner.render import RenderedRequest
+
+Sleep = Callable[[float], Awaitable[Any]]
+
+
+@dataclass(slots=True)
+class Exchange:
+    """What sending produced: the last response (if any) and every attempt."""
+
+    response: httpx.Response | None
+    attempts: tuple[Attempt, ...]
+    elapsed_ms: float | None
+    error_category: ErrorCategory | None = None
+    error: str | None = None
+
+
+class RequestBuildError(Exception):
+    """httpx refused the rendered request (invalid URL, unserialisable JSON)."""
+
+
+def backoff_delay(policy: RetryPolicy, retry: int, rng: random.Random) -> float:
+    """Seconds to wait before retry number ``retry`` (1 = the first retry)."""
+    base = min(policy.max_backoff, policy.backoff * (2 ** (retry - 1)))
+    return float(base * (1 + policy.jitter * rng.random()))
+
+
+def build(client: httpx.AsyncClient, request: RenderedRequest, timeout: float) -> httpx.Request:
+    """The httpx request; raises ``RequestBuildError`` with a readable reason."""
+    try:
+        return client.build_request(
+            request.method,
+            request.url,
+            params=request.params,
+            headers=request.headers,
+            json=request.json_body,
+            data=request.form,
+            content=request.body,
+            timeout=timeout,
+        )
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol, TypeError, ValueError) as exc:
+        raise RequestBuildError(f"cannot build the request: {type(exc).__name__}: {exc}") from exc
+
+
+async def send(
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    *,
+    policy: RetryPolicy,
+    rng: random.Random,
+    redact: Callable[[str], str],
+    sleep: Sleep = asyncio.sleep,
+) -> Exchange:
+    """Send ``request`` until it succeeds or the policy's retries are spent."""
+    attempts: list[Attempt] = []
+    number = 0
+    while True:
+        number += 1
+        started_at = datetime.now(UTC)
+        t0 = time.perf_counter()
+        category: ErrorCategory | None = None
+        error: str | None = None
+        response: httpx.Response | None = None
+        try:
+            response = await client.send(request)
+        except httpx.TimeoutException as exc:
+            category, error = ErrorCategory.TIMEOUT, _describe("timeout", exc, request, redact)
+        except httpx.TransportError as exc:
+            category = ErrorCategory.CONNECTION
+            error = _describe("connection", exc, request, redact)
+        elapsed = (time.perf_counter() - t0) * 1000
+        status = response.status_code if response is not None else None
+        attempts.append(
+            Attempt(
+                number=number,
+                started_at=started_at,
+                duration_ms=elapsed,
+                status_code=status,
+                error_category=category,
+                error=error,
+            )
+        )
+        retryable = category is not None or (status is not None and status in policy.on_status)
+        if not retryable or number > policy.count:
+            return Exchange(response, tuple(attempts), elapsed, category, error)
+        if response is not None:
+            await response.aclose()
+        delay = backoff_delay(policy, number, rng)
+        if delay > 0:
+            await sleep(delay)
+
+
+def _describe(
+    kind: str, exc: Exception, request: httpx.Request, redact: Callable[[str], str]
+) -> str:
+    detail = str(exc) or type(exc).__name__
+    # the URL may carry a token in its query: it goes through the redactor too
+    return redact(f"{kind} error: {type(exc).__name__}: {detail} ({request.method} {request.url})")
