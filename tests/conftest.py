@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,9 +30,24 @@ TEST_PORT = int(os.environ.get("RUNNER_TEST_PG_PORT", "54339"))
 @pytest.fixture(scope="session")
 def pg_server() -> EmbeddedServer:
     """The embedded PostgreSQL the tests run against (started once, left running)."""
-    server = EmbeddedServer(ROOT / ".runner" / "test-pg", TEST_PORT)
+    data_dir = ROOT / ".runner" / "test-pg"
+    server = EmbeddedServer(data_dir, TEST_PORT)
+    if not server.status().running and _port_taken(TEST_PORT):
+        # another checkout's test server (or anything else) holds the port: use a free one
+        server = EmbeddedServer(data_dir, _free_port())
     server.start()
     return server
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _sql_fingerprint() -> str:
