@@ -32,7 +32,10 @@ def pg_server() -> EmbeddedServer:
     """The embedded PostgreSQL the tests run against (started once, left running)."""
     data_dir = ROOT / ".runner" / "test-pg"
     server = EmbeddedServer(data_dir, TEST_PORT)
-    if not server.status().running and _port_taken(TEST_PORT):
+    already = server.running_port()
+    if already is not None:
+        server = EmbeddedServer(data_dir, already)
+    elif _port_taken(TEST_PORT):
         # another checkout's test server (or anything else) holds the port: use a free one
         server = EmbeddedServer(data_dir, _free_port())
     server.start()

@@ -130,3 +130,11 @@ def test_bad_database_url_is_one_line_without_password(url: str, expected: str) 
     assert "Traceback" not in result.stderr
     assert "hunter2" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_changed_port_while_running_is_a_clear_error(server: EmbeddedServer) -> None:
+    """Starting a running data directory on another port names the port it really uses."""
+    server.start()
+    moved = EmbeddedServer(server.data_dir, _free_port())
+    with pytest.raises(EmbeddedServerError, match=rf"already runs on port {server.port}"):
+        moved.start()

@@ -100,6 +100,15 @@ class EmbeddedServer:
             return pid  # alive, owned by the cluster user
         return pid
 
+    def running_port(self) -> int | None:
+        """The port the running postmaster listens on (line 4 of postmaster.pid)."""
+        if self.pid() is None:
+            return None
+        try:
+            return int((self.pgdata / "postmaster.pid").read_text().splitlines()[3])
+        except (OSError, ValueError, IndexError):
+            return None
+
     def status(self) -> ServerStatus:
         """Running or not, and where."""
         pid = self.pid()
@@ -116,6 +125,12 @@ class EmbeddedServer:
             if current.running:
                 self._ensure_database()
                 return current
+            other = self.running_port()
+            if other is not None and other != self.port:
+                raise EmbeddedServerError(
+                    f"the embedded PostgreSQL in {self.data_dir} already runs on port {other}, "
+                    f"not {self.port}; run `db stop` first or set RUNNER_EMBEDDED_PORT={other}"
+                )
             if self.pid() is None and _port_in_use(self.port):
                 raise EmbeddedServerError(
                     f"port {self.port} on 127.0.0.1 is in use by another program; "
