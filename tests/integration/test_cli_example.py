@@ -51,3 +51,17 @@ def test_example_suite_runs_and_is_recorded(migrated_db: str, tmp_path: Path) ->
         metrics = conn.execute("select count(*) from performance_metrics").fetchone()
     assert runs == [("passed", total, total, data["suite"])]
     assert metrics is not None and metrics[0] > 0
+
+    by_name = subprocess.run(
+        [sys.executable, "-m", "runner", "run-suite", data["suite"]],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "RUNNER_DATABASE_URL": migrated_db, "RUNNER_DATA_DIR": str(tmp_path)},
+        cwd=tmp_path,  # not the repo: the stored suite must carry what it needs
+        timeout=300,
+        check=False,
+    )
+    assert by_name.returncode == 0, by_name.stdout + by_name.stderr
+    with psycopg.connect(migrated_db) as conn:
+        statuses = conn.execute("select status from test_runs order by started_at").fetchall()
+    assert statuses == [("passed",), ("passed",)]

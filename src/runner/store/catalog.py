@@ -47,6 +47,6 @@ async def load_suite_by_name(settings: Settings, name: str) -> LoadedSuite:
     finally:
         await conn.close()
     data: dict[str, Any] = {**settings_json, "name": suite_name, "tests": tests}
-    suite = Suite.model_validate(data)
+    suite = Suite.model_validate(data).model_copy(update={"source_path": source_path})
     base = Path(source_path).parent if source_path else None
     return loaded_from_suite(suite, base_dir=base)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from pathlib import Path
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -110,7 +111,8 @@ async def sync_suite(
             "name": suite.name,
             "slug": suite_slug,
             "description": suite.description,
-            "source_path": suite.source_path,
+            # absolute, so a suite run later by name finds its services' folder
+            "source_path": str(Path(suite.source_path).resolve()) if suite.source_path else None,
             "settings": Jsonb(settings),
             "content_hash": content_hash(settings),
         },
