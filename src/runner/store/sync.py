@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from pathlib import Path
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -27,6 +27,10 @@ def slugify(text: str, *, fallback: str = "default") -> str:
     """``"Shop API (staging)"`` -> ``"shop-api-staging"``; at most 63 characters."""
     slug = _NOT_SLUG.sub("-", text.lower()).strip("-")[:63].strip("-")
     return slug or fallback
+
+
+def _absolute(path: str | None) -> str | None:
+    return str(Path(path).resolve()) if path else None
 
 
 def content_hash(value: Any) -> str:
@@ -112,7 +116,7 @@ async def sync_suite(
             "slug": suite_slug,
             "description": suite.description,
             # absolute, so a suite run later by name finds its services' folder
-            "source_path": str(Path(suite.source_path).resolve()) if suite.source_path else None,
+            "source_path": _absolute(suite.source_path),
             "settings": Jsonb(settings),
             "content_hash": content_hash(settings),
         },
