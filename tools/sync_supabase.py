@@ -1,13 +1,14 @@
 """Mirror ``sql/`` into the Supabase CLI project in ``supabase/``.
 
-``sql/migrations/0001_name.sql`` becomes ``supabase/migrations/20260101000001_name.sql``
-with identical content; ``tests/test_supabase_project.py`` fails when they drift.
+``sql/migrations/0001_name.sql`` appears as ``supabase/migrations/20260101000001_name.sql``,
+a relative symlink, so the two can never hold different SQL and nothing is written
+twice (the Supabase CLI reads through symlinks); ``tests/test_supabase_project.py``
+fails when a file is missing or extra.
 Run: ``python tools/sync_supabase.py``.
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +27,7 @@ def main() -> None:
     for old in target.glob("*.sql"):
         old.unlink()
     for src in sorted((ROOT / "sql" / "migrations").glob("[0-9]*.sql")):
-        shutil.copyfile(src, target / supabase_name(src.name))
+        (target / supabase_name(src.name)).symlink_to(Path("../../sql/migrations") / src.name)
         print(f"{src.relative_to(ROOT)} -> {(target / supabase_name(src.name)).relative_to(ROOT)}")
 
 
