@@ -23,6 +23,8 @@ from runner.embedded import EmbeddedServer
 from runner.migrate import migrate
 from runner.sqlfiles import bootstrap_file, migration_files
 
+pytest_plugins = ["pytester"]  # tests of runner.pytest_plugin drive pytest itself
+
 ROOT = Path(__file__).resolve().parents[1]
 TEST_PORT = int(os.environ.get("RUNNER_TEST_PG_PORT", "54339"))
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from runner.api import run_suite
+    from runner.context import TestExecutionContextManager
     from runner.errors import (
         ConfigError,
         DatabaseError,
@@ -45,12 +46,14 @@ if TYPE_CHECKING:
         TestSpec,
     )
     from runner.plan import Plan, build_plan
+    from runner.request_builder import build_request
     from runner.settings import Settings
     from runner.store.base import NullStore, Store
     from runner.store.postgres import PostgresStore
 
 _WHERE = {
     "run_suite": "runner.api",
+    "TestExecutionContextManager": "runner.context",
     "ConfigError": "runner.errors",
     "DatabaseError": "runner.errors",
     "PlanError": "runner.errors",
@@ -78,6 +81,7 @@ _WHERE = {
     "TestSpec": "runner.models",
     "Plan": "runner.plan",
     "build_plan": "runner.plan",
+    "build_request": "runner.request_builder",
     "Settings": "runner.settings",
     "NullStore": "runner.store.base",
     "Store": "runner.store.base",
@@ -112,9 +116,11 @@ __all__ = [
     "Store",
     "Suite",
     "SuiteError",
+    "TestExecutionContextManager",
     "TestResult",
     "TestSpec",
     "build_plan",
+    "build_request",
     "load_suite",
     "run_suite",
 ]

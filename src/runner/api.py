@@ -17,6 +17,7 @@ import httpx
 from runner.engine import OnEvent, execute
 from runner.environment import resolve_environment
 from runner.loader import LoadedSuite, load_suite, loaded_from_suite
+from runner.logsafe import learning_store, redacting_logs
 from runner.models import RunResult, Service, Suite
 from runner.plan import build_plan
 from runner.settings import Settings
@@ -39,11 +40,9 @@ def as_loaded(suite: str | Path | Suite | LoadedSuite) -> LoadedSuite:
 
 def make_client(concurrency: int) -> httpx.AsyncClient:
     """The run's one HTTP client, with a pool sized to the concurrency."""
-    size = max(concurrency, 10)
-    return httpx.AsyncClient(
-        limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
-        follow_redirects=False,
-    )
+    from runner.send import make_transport
+
+    return httpx.AsyncClient(transport=make_transport(concurrency), follow_redirects=False)
 
 
 async def run_suite(
@@ -76,12 +75,19 @@ async def run_suite(
     """
     loaded = as_loaded(suite)
     plan = build_plan(loaded, tags=tags, tests=tests)
+    environ_map = os.environ if environ is None else environ
+    stored: dict[str, str] = {}
+    if store is not None and not isinstance(store, NullStore):
+        from runner.vault import stored_secrets_for_run  # only a database store pays for it
+
+        stored = await stored_secrets_for_run(store, loaded, env, environ_map)
     environment = resolve_environment(
         loaded,
         env,
-        os.environ if environ is None else environ,
+        environ_map,
         variables or {},
         base_url=base_url,
+        stored=stored,
     )
     settings = settings or Settings()
     concurrency = concurrency or settings.concurrency
@@ -96,9 +102,11 @@ async def run_suite(
             )
         if client is None:
             client = await stack.enter_async_context(make_client(concurrency))
+        # secrets (and the tokens the run learns) never reach a log line
+        log_filter = stack.enter_context(redacting_logs(environment.secrets.values()))
         return await execute(
             plan,
-            store=store or NullStore(),
+            store=learning_store(store or NullStore(), log_filter),
             client=client,
             environment=environment,
             concurrency=concurrency,

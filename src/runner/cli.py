@@ -16,8 +16,10 @@ from runner.errors import EXIT_INTERRUPTED, EXIT_USAGE, RunnerError, cause_chain
 
 # Each module has ``register(subparsers)`` which sets ``func`` (async, returns exit code).
 COMMAND_MODULES = (
+    "runner.commands.context",
     "runner.commands.db",
     "runner.commands.run_suite",
+    "runner.commands.secrets",
 )
 
 CommandFunc = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]

@@ -67,11 +67,14 @@ def resolve_environment(
     *,
     base_url: str | None = None,
     dotenv: Mapping[str, str] | None = None,
+    stored: Mapping[str, str] | None = None,
 ) -> ResolvedEnvironment:
     """The environment ``name`` (or the default one), with secrets read and ``--var`` applied.
 
     ``base_url`` (``--base-url``) overrides the environment's, which overrides the
     suite's. ``dotenv`` replaces reading ``.env`` files (tests pass ``{}``).
+    ``stored`` are the environment's secrets decrypted from the database (by secret
+    name); they come after the process environment and ``.env``, before ``default``.
     """
     suite = loaded.suite
     chosen = choose_environment(suite, name)
@@ -84,7 +87,11 @@ def resolve_environment(
         for secret, ref in env.secrets.items():
             value = environ.get(ref.env)
             if value is None:
-                value = from_files.get(ref.env, ref.default)
+                value = from_files.get(ref.env)
+            if value is None and stored:
+                value = stored.get(secret)
+            if value is None:
+                value = ref.default
             if value is None:
                 raise ConfigError(_missing_secret(loaded, chosen, secret, ref.env))
             secrets[secret] = value

@@ -78,7 +78,12 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("RUNNER_SECRET_KEY"),
-        description="Base64 AES-256 key for secrets at rest (used by later features).",
+        description="Base64 AES-256 key for secrets at rest (see runner.crypto).",
+    )
+    secret_key_old: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("RUNNER_SECRET_KEY_OLD"),
+        description="The previous key, read by `secrets rotate` when --old-key is not given.",
     )
 
     @field_validator("data_dir")

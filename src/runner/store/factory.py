@@ -18,6 +18,7 @@ async def open_store(settings: Settings, *, no_store: bool = False) -> AsyncIter
     if no_store:
         yield NullStore()
         return
+    from runner.crypto import box_from_settings
     from runner.database import resolve_target
     from runner.migrate import migrate
     from runner.store.postgres import PostgresStore
@@ -29,5 +30,6 @@ async def open_store(settings: Settings, *, no_store: bool = False) -> AsyncIter
         organization=settings.organization,
         project=settings.project,
         spill_dir=settings.data_dir / "spill",
+        cipher=box_from_settings(settings),
     ) as store:
         yield store

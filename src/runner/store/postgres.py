@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from runner.crypto import SecretBox, sealed_object
 from runner.database import Target, connect, describe
 from runner.errors import DatabaseError
 from runner.identity import Identity, apply_identity
@@ -61,8 +62,11 @@ class PostgresStore:
         project: str | None = None,
         spill_dir: Path = Path(".runner/spill"),
         max_batch: int = 500,
+        cipher: SecretBox | None = None,
     ) -> None:
         self.target = target
+        self.cipher = cipher
+        """Seals tokens and secret captures in the context; None: they are redacted."""
         self.identity = identity or Identity.service()
         self.organization = organization
         self.project = project
@@ -153,16 +157,38 @@ class PostgresStore:
         variables: dict[str, Any],
         secret_keys: frozenset[str],
     ) -> None:
-        """Queue the context changes; secret values and tokens are stored redacted."""
+        """Queue the context changes; tokens and secret captures never in plaintext.
+
+        With a ``cipher`` they are sealed (``{"enc": "v1:<key id>:..."}`` in
+        captured_data, the sealed string as the token), else replaced by
+        ``[REDACTED]``. A published variable whose value is one of those secrets is
+        treated the same way.
+        """
         if self.writer is None:
             return
+        # a capture published as a token is a secret even without ``secret: true``
+        secrets: list[Any] = list(tokens.values())
+        secrets.extend(v for k, v in captured.items() if k in secret_keys)
         if captured:
-            shown = {k: (REDACTED if k in secret_keys else v) for k, v in captured.items()}
+            shown = {
+                k: (self._hide(v, as_object=True) if k in secret_keys or v in secrets else v)
+                for k, v in captured.items()
+            }
             self.writer.put("capture", [test_id, shown])
-        for name in tokens:
-            self.writer.put("token", [name, REDACTED])
+        for name, token in tokens.items():
+            self.writer.put("token", [name, self._hide(token, as_object=False)])
         if variables:
+            if secrets:
+                variables = {
+                    k: (self._hide(v, as_object=True) if v in secrets else v)
+                    for k, v in variables.items()
+                }
             self.writer.put("variables", variables)
+
+    def _hide(self, value: Any, *, as_object: bool) -> Any:
+        if self.cipher is None:
+            return REDACTED
+        return sealed_object(self.cipher, value) if as_object else self.cipher.seal(value)
 
     async def finish_run(self, status: RunStatus) -> None:
         """Write everything queued, then mark the run finished."""
@@ -181,7 +207,9 @@ class PostgresStore:
 
     async def _flush(self, batch: Sequence[Op]) -> None:
         results = [payload for kind, payload in batch if kind == "result"]
-        async with self.conn.transaction():
+        # pipeline mode: the batch's statements go out together and their answers are
+        # read together, one round trip per batch instead of one per capture or token
+        async with self.conn.transaction(), self.conn.pipeline():
             await apply_identity(self.conn, self.identity)
             for kind, payload in batch:
                 if kind == "capture":
