@@ -6,6 +6,7 @@ client injectable so tests can pass an in-memory store and ``httpx.MockTransport
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 from collections.abc import Mapping, Sequence
@@ -89,6 +90,18 @@ async def run_suite(
         base_url=base_url,
         stored=stored,
     )
+    if store is not None and getattr(store, "identity", None) is not None:
+        from runner.credentials import credentials_for_run, template_values
+
+        found = await credentials_for_run(store, loaded.suite)
+    else:
+        found = {}
+    if found:
+        environment = dataclasses.replace(
+            environment,
+            credentials=template_values(found),
+            hidden=tuple(v for c in found.values() for v in c.secret.values()),
+        )
     settings = settings or Settings()
     concurrency = concurrency or settings.concurrency
     seed = new_seed() if seed is None else seed
@@ -103,7 +116,9 @@ async def run_suite(
         if client is None:
             client = await stack.enter_async_context(make_client(concurrency))
         # secrets (and the tokens the run learns) never reach a log line
-        log_filter = stack.enter_context(redacting_logs(environment.secrets.values()))
+        log_filter = stack.enter_context(
+            redacting_logs([*environment.secrets.values(), *environment.hidden])
+        )
         return await execute(
             plan,
             store=learning_store(store or NullStore(), log_filter),

@@ -7,7 +7,7 @@ cancellation escapes.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -27,6 +27,7 @@ from runner.models import (
     TestSpec,
 )
 from runner.redact import REDACTED, Redactor
+from runner.refresh import TokenKeeper
 from runner.render import RenderedRequest, Renderer, TemplateError
 from runner.send import Exchange, RequestBuildError, build, send
 from runner.store.base import Store
@@ -63,12 +64,16 @@ class CaseRunner:
         self.tokens: dict[str, str] = {}
         self.variables: dict[str, Any] = {}
         self.captured: dict[str, dict[str, Any]] = {}
+        self.keeper = TokenKeeper(suite)
+        # how a producer's re-run (``login#refresh1``) is recorded; the engine replaces it
+        self.record_extra: Callable[[TestResult], Awaitable[None]] = store.record_result
 
     def context(self, row: Mapping[str, Any] | None) -> dict[str, Any]:
         """The names templates see."""
         return {
             "env": self.environment.variables,
             "secrets": self.environment.secrets,
+            "credentials": self.environment.credentials,
             "shared_auth_tokens": self.tokens,
             "shared_variables": self.variables,
             "captured_data": self.captured,
@@ -105,6 +110,15 @@ class CaseRunner:
     ) -> TestResult:
         renderer, context = self.renderer, self.context(row)
         timeout = spec.timeout or self.suite.defaults.timeout
+        # a producer's re-run never renews tokens itself (it may hold a renewal lock)
+        keeper = self.keeper
+        refreshable = keeper.used_by(spec) if keeper.active and "#" not in key else ()
+        seen: dict[str, int] = {}
+        if refreshable:
+            for name in refreshable:
+                if keeper.expired(name):
+                    await keeper.renew(name, keeper.seen((name,))[name], self._rerun)
+            seen = keeper.seen(refreshable)
         try:
             rendered = renderer.request(
                 spec.request,
@@ -135,6 +149,13 @@ class CaseRunner:
             redact=self.redactor.text,
             sleep=self.sleep,
         )
+        if refreshable and exchange.response is not None:
+            expired = keeper.expired_by_status(refreshable, exchange.response.status_code)
+            renewed = [n for n in expired if await keeper.renew(n, seen[n], self._rerun)]
+            if renewed:
+                retried = await self._retry_renewed(spec, context, timeout, exchange)
+                if retried is not None:
+                    exchange, request, rendered, prepared = retried
         response = exchange.response
         if response is None:
             return self._result(
@@ -204,6 +225,49 @@ class CaseRunner:
             captured=self._shown_captures(spec, captured),
         )
 
+    # ------------------------------------------------------------- refresh
+
+    async def _rerun(self, producer: TestSpec, key: str) -> bool:
+        """Run a token's producer again under ``key`` and record it; whether it passed."""
+        await self.store.test_started(key)
+        result = await self.run(producer, key=key)
+        await self.record_extra(result)
+        return result.status is Status.PASSED
+
+    async def _retry_renewed(
+        self, spec: TestSpec, context: dict[str, Any], seconds: float, failed: Exchange
+    ) -> tuple[Exchange, httpx.Request, RenderedRequest, Any] | None:
+        """Send the request again with the renewed token; the failed attempts stay first."""
+        try:
+            rendered = self.renderer.request(
+                spec.request,
+                context,
+                base_url=self.environment.base_url,
+                default_headers=self.suite.defaults.headers,
+            )
+            prepared = checks.prepare(
+                spec.checks, lambda value, field: self.renderer.value(value, context, field)
+            )
+            request = build(self.client, rendered, seconds)
+        except (TemplateError, RequestBuildError):
+            return None  # rendered fine a moment ago; keep the failed exchange as the answer
+        again = await send(
+            self.client,
+            request,
+            policy=spec.retries or self.suite.defaults.retries,
+            rng=self.retry_rng,
+            redact=self.redactor.text,
+            sleep=self.sleep,
+        )
+        first = len(failed.attempts)
+        attempts = failed.attempts + tuple(
+            a.model_copy(update={"number": first + a.number}) for a in again.attempts
+        )
+        merged = Exchange(
+            again.response, attempts, again.elapsed_ms, again.error_category, again.error
+        )
+        return merged, request, rendered, prepared
+
     # ------------------------------------------------------------- context
 
     def _learn_secrets(self, spec: TestSpec, captured: dict[str, Any]) -> None:
@@ -231,6 +295,8 @@ class CaseRunner:
         if row_index is not None:
             self.captured[spec.id] = captured  # the last row's captures stand for the test
         self.tokens.update(tokens)
+        if tokens:
+            self.keeper.published(tokens)
         self.variables.update(variables)
         await self.store.context_changed(key, captured, tokens, variables, frozenset(secret_keys))
 

@@ -25,6 +25,10 @@ class ResolvedEnvironment:
     base_url: str | None
     variables: dict[str, Any] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
+    credentials: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The run's user's credentials by name, as templates see them (``credentials.x.token``)."""
+    hidden: tuple[str, ...] = ()
+    """More values to redact everywhere: the credentials' secret fields."""
 
 
 def choose_environment(suite: Suite, name: str | None) -> str | None:

@@ -9,8 +9,14 @@ write, whichever path (direct or REST) it takes.
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from runner.errors import ConfigError
+
+if TYPE_CHECKING:
+    from runner.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,25 @@ class Identity:
     def anon(cls) -> Identity:
         """Nobody signed in."""
         return cls("anon", {"role": "anon"})
+
+
+def identity_from_settings(settings: Settings) -> Identity:
+    """The service role, or the user named by ``RUNNER_USER_ID`` when the role is authenticated.
+
+    Raises ``ConfigError`` for an authenticated role without a valid user id.
+    """
+    if settings.database_role == "service_role":
+        return Identity.service()
+    user_id = (settings.user_id or "").strip()
+    if not user_id:
+        raise ConfigError(
+            "RUNNER_DATABASE_ROLE=authenticated needs RUNNER_USER_ID (the auth.users id to act as)"
+        )
+    try:
+        uuid.UUID(user_id)
+    except ValueError:
+        raise ConfigError(f"RUNNER_USER_ID must be a UUID, got {user_id!r}") from None
+    return Identity.user(user_id, (settings.user_email or "").strip() or None)
 
 
 SET_IDENTITY = "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)"

@@ -125,6 +125,17 @@ class RequestSpec(Model):
 CaptureSource = Literal["json", "header", "cookie", "status", "regex"]
 
 
+class TokenRefresh(Model):
+    """When a shared token is renewed by running its producer test again."""
+
+    on_status: tuple[int, ...] = Field(
+        default=(401,), description="Statuses of a request using the token that mean it expired."
+    )
+    lifetime_s: float | None = Field(
+        default=None, ge=0, description="Seconds after which the token is renewed before use."
+    )
+
+
 class CaptureSpec(Model):
     """Where one captured value comes from in a response."""
 
@@ -139,6 +150,11 @@ class CaptureSpec(Model):
     )
     as_variable: str | None = Field(
         default=None, description="Also publish the value as shared_variables[<name>]."
+    )
+    refresh: TokenRefresh | None = Field(
+        default=None,
+        description="Renew the token (run this test again) when a request using it gets one "
+        "of on_status, or when lifetime_s has passed; needs as_token.",
     )
 
     @model_validator(mode="before")
@@ -155,6 +171,8 @@ class CaptureSpec(Model):
         field = required.get(self.source)
         if field and getattr(self, field) is None:
             raise ValueError(f"a capture from {self.source} needs '{field}'")
+        if self.refresh is not None and not self.as_token:
+            raise ValueError("refresh needs as_token (it renews a shared token)")
         return self
 
 
@@ -229,11 +247,41 @@ class TestSpec(Model):
     data: list[dict[str, Any]] | str | None = Field(
         default=None, description="Inline rows, or a CSV/JSON file relative to the suite."
     )
+    as_user: str | None = Field(
+        default=None,
+        pattern=TEST_ID_PATTERN,
+        description="Send as this suite user: adds Authorization: Bearer <their token>.",
+    )
 
     @property
     def title(self) -> str:
         """The human name, falling back to the id."""
         return self.name or self.id
+
+
+UserRole = Literal["owner", "admin", "member", "guest"]
+
+USER_LOGIN_TAG = "runner:user-login"
+"""Tag of the login test made for each suite user (``login_<user>``)."""
+
+
+class UserLogin(Model):
+    """How a suite user signs in: one request and where its token is in the response."""
+
+    request: RequestSpec
+    token: CaptureSpec = Field(description="Where the token is, e.g. $.access_token.")
+    checks: Checks = Field(default_factory=lambda: Checks(status=200))
+    refresh: TokenRefresh | None = Field(
+        default=None, description="Sign in again when the token expires."
+    )
+
+
+class User(Model):
+    """A named test user; signs in once per run, shared by every test that needs it."""
+
+    role: UserRole = "member"
+    description: str | None = None
+    login: UserLogin
 
 
 class Suite(Model):
@@ -246,10 +294,26 @@ class Suite(Model):
     environments: dict[str, Environment] = Field(default_factory=dict)
     defaults: Defaults = Field(default_factory=Defaults)
     services: tuple[Service, ...] = ()
+    users: dict[str, User] = Field(
+        default_factory=dict,
+        description="Test users by name; each gets a login test login_<name> and a token "
+        "shared_auth_tokens.<name>.",
+    )
     tests: tuple[TestSpec, ...] = Field(min_length=1)
     source_path: str | None = Field(
         default=None, exclude=True, description="File the suite was loaded from (not written)."
     )
+
+    @model_validator(mode="after")
+    def _expand_users(self) -> Suite:
+        if not self.users and not any(t.as_user for t in self.tests):
+            return self
+        # imported here: runner.users imports this module
+        from runner.users import expand_users
+
+        # frozen, but still being built: the one place the tests tuple is replaced
+        object.__setattr__(self, "tests", expand_users(self.users, self.tests))
+        return self
 
     def test(self, test_id: str) -> TestSpec:
         """The test with this id (KeyError if absent)."""

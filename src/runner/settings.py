@@ -45,6 +45,16 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("RUNNER_DATABASE_ROLE"),
         description="Role the runner acts as on the direct Postgres path.",
     )
+    user_id: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("RUNNER_USER_ID"),
+        description="With RUNNER_DATABASE_ROLE=authenticated: the auth.users id acted as.",
+    )
+    user_email: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("RUNNER_USER_EMAIL"),
+        description="With RUNNER_DATABASE_ROLE=authenticated: that user's email (JWT claim).",
+    )
     concurrency: int = Field(
         default=8,
         ge=1,

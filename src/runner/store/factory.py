@@ -20,13 +20,16 @@ async def open_store(settings: Settings, *, no_store: bool = False) -> AsyncIter
         return
     from runner.crypto import box_from_settings
     from runner.database import resolve_target
+    from runner.identity import identity_from_settings
     from runner.migrate import migrate
     from runner.store.postgres import PostgresStore
 
+    identity = identity_from_settings(settings)  # a bad setting fails before anything starts
     target = resolve_target(settings)
     await migrate(target)
     async with PostgresStore(
         target,
+        identity=identity,
         organization=settings.organization,
         project=settings.project,
         spill_dir=settings.data_dir / "spill",

@@ -129,7 +129,9 @@ class PostgresStore:
                     "select public.init_run_context(%s, %s)", (run_id, Jsonb(list(info.order)))
                 )
         except psycopg.Error as exc:
-            raise DatabaseError(f"cannot record the run: {describe(exc)}") from None
+            raise DatabaseError(
+                f"cannot record the run: {describe(exc)}{self._refused(exc)}"
+            ) from None
         self.run_id = run_id
         self.case_ids = synced.case_ids
         self.writer = BatchWriter(
@@ -139,6 +141,16 @@ class PostgresStore:
         )
         self.writer.start()
         return run_id
+
+    def _refused(self, exc: psycopg.Error) -> str:
+        """A hint when row-level security refused a signed-in user."""
+        if exc.sqlstate != "42501" or self.identity.role != "authenticated":
+            return ""
+        who = self.identity.claims.get("email") or self.identity.claims.get("sub")
+        return (
+            f" (acting as user {who}: recording runs needs the editor role or above "
+            f"in organisation {self.organization!r})"
+        )
 
     async def test_started(self, test_key: str) -> None:
         """Nothing to write yet: results carry their start time."""

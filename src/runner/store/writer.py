@@ -3,9 +3,13 @@
 The engine hands over operations without awaiting the database. One background
 task drains whatever has accumulated and writes it in one transaction, so a fast
 run costs a handful of round trips per hundred tests, and a slow one writes each
-result moments after its test finished. If the database fails, the batch is retried
-with backoff; if it keeps failing, the operations are appended to a JSON Lines spill
-file so nothing already obtained is lost.
+result moments after its test finished. Between two writes it waits up to
+``min_interval`` for more to gather (unless a full batch is waiting or the run is
+closing): every transaction also runs the result triggers (counters, percentiles),
+and thousands of tiny ones cost the database more CPU than the run itself. If the
+database fails, the batch is retried with backoff; if it keeps failing, the
+operations are appended to a JSON Lines spill file so nothing already obtained is
+lost.
 """
 
 from __future__ import annotations
@@ -36,8 +40,10 @@ class BatchWriter:
     max_batch: int = 500
     retries: int = 3
     retry_delay: float = 0.2
+    min_interval: float = 0.1
     _queue: list[Op] = field(default_factory=list)
     _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    _urgent: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
     _closing: bool = False
     spilled: int = 0
@@ -53,11 +59,14 @@ class BatchWriter:
         """Queue one operation; never waits."""
         self._queue.append((kind, payload))
         self._wakeup.set()
+        if len(self._queue) >= self.max_batch:
+            self._urgent.set()
 
     async def close(self) -> None:
         """Write everything queued, then stop. Safe to call during cancellation."""
         self._closing = True
         self._wakeup.set()
+        self._urgent.set()
         if self._task is not None:
             # shield: an interrupted run must still get its finished results written
             await asyncio.shield(self._task)
@@ -72,6 +81,12 @@ class BatchWriter:
             await self._drain()
             if self._closing and not self._queue:
                 return
+            if self.min_interval > 0 and not self._closing:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._urgent.wait(), self.min_interval)
+                self._urgent.clear()
+                if self._closing:
+                    self._urgent.set()
 
     async def _drain(self) -> None:
         while self._queue:
