@@ -46,7 +46,10 @@ if TYPE_CHECKING:
         TestSpec,
     )
     from runner.plan import Plan, build_plan
+    from runner.credentials import delete_credential, load_credential, save_credential
+    from runner.identity import Identity
     from runner.request_builder import build_request
+    from runner.store.factory import open_store
     from runner.settings import Settings
     from runner.store.base import NullStore, Store
     from runner.store.postgres import PostgresStore
@@ -82,6 +85,11 @@ _WHERE = {
     "Plan": "runner.plan",
     "build_plan": "runner.plan",
     "build_request": "runner.request_builder",
+    "delete_credential": "runner.credentials",
+    "load_credential": "runner.credentials",
+    "save_credential": "runner.credentials",
+    "Identity": "runner.identity",
+    "open_store": "runner.store.factory",
     "Settings": "runner.settings",
     "NullStore": "runner.store.base",
     "Store": "runner.store.base",
@@ -98,6 +106,7 @@ __all__ = [
     "Defaults",
     "Dependency",
     "Environment",
+    "Identity",
     "JsonCheck",
     "LoadedSuite",
     "NullStore",
@@ -121,8 +130,12 @@ __all__ = [
     "TestSpec",
     "build_plan",
     "build_request",
+    "delete_credential",
+    "load_credential",
     "load_suite",
+    "open_store",
     "run_suite",
+    "save_credential",
 ]
 
 
