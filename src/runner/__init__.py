@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from runner.api import run_suite
     from runner.context import TestExecutionContextManager
+    from runner.credentials import delete_credential, load_credential, save_credential
     from runner.errors import (
         ConfigError,
         DatabaseError,
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
         ServiceError,
         SuiteError,
     )
+    from runner.identity import Identity
     from runner.loader import LoadedSuite, load_suite
     from runner.models import (
         Attempt,
@@ -46,12 +48,10 @@ if TYPE_CHECKING:
         TestSpec,
     )
     from runner.plan import Plan, build_plan
-    from runner.credentials import delete_credential, load_credential, save_credential
-    from runner.identity import Identity
     from runner.request_builder import build_request
-    from runner.store.factory import open_store
     from runner.settings import Settings
     from runner.store.base import NullStore, Store
+    from runner.store.factory import open_store
     from runner.store.postgres import PostgresStore
 
 _WHERE = {
