@@ -1,0 +1,238 @@
+"""Micro-benchmarks: load and plan, per-test overhead, database write throughput, start-up.
+
+    .venv/bin/python bench/micro.py [--json OUT.json] [--reps 3] [--only load,pipeline,db,startup]
+
+* ``load``: a 100,001-test suite (the peer suite at N = 25,000, as JSON, the
+  format ``convert_peer_suite.py`` writes) read with ``load_suite`` and planned
+  with ``build_plan``; also the same suite at 10,001 tests as YAML.
+* ``pipeline``: the N = 2,500 peer suite (10,001 tests) run in process through
+  ``run_suite`` with an ``httpx.MockTransport`` answering like the target, at
+  concurrency 1 and without a store; minus the same requests sent through the
+  same transport by a bare loop. The difference per test is what render +
+  capture + check + scheduling + result building cost.
+* ``db``: a ``PostgresStore`` on the bench database (``RUNNER_DATA_DIR`` /
+  ``RUNNER_EMBEDDED_PORT``; default /tmp/runner-bench/data, port 54411, migrated
+  on demand): 5,001 results and 1,250 context merges queued as the engine queues
+  them, timed from the first one to ``finish_run`` returning (all written).
+* ``startup``: ``python -m runner run-suite --help`` wall time.
+
+Each figure is the median of ``--reps`` runs. Prints one line per figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from convert_peer_suite import build_suite  # noqa: E402
+from latency_target import Target  # noqa: E402
+
+BASE = "http://127.0.0.1:8089"
+
+
+def median_of(reps: int, fn: Callable[[], float]) -> float:
+    return statistics.median(fn() for _ in range(reps))
+
+
+def bench_load(reps: int, tmp: Path) -> dict[str, float]:
+    from runner.loader import load_suite
+    from runner.plan import build_plan
+
+    big = tmp / "suite-100k.json"
+    big.write_text(json.dumps(build_suite(25_000, BASE), indent=1))
+    small_yaml = tmp / "suite-10k.yaml"
+    small_yaml.write_text(yaml.safe_dump(build_suite(2_500, BASE), sort_keys=False))
+    loads: list[float] = []
+    plans: list[float] = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        loaded = load_suite(big)
+        t1 = time.perf_counter()
+        plan = build_plan(loaded)
+        t2 = time.perf_counter()
+        assert len(plan.order) == 100_001
+        loads.append(t1 - t0)
+        plans.append(t2 - t1)
+        del loaded, plan
+
+    def yaml_load() -> float:
+        t0 = time.perf_counter()
+        build_plan(load_suite(small_yaml))
+        return time.perf_counter() - t0
+
+    load_s, plan_s = statistics.median(loads), statistics.median(plans)
+    return {
+        "load_s": load_s,
+        "plan_s": plan_s,
+        "load_plan_s": statistics.median(a + b for a, b in zip(loads, plans, strict=True)),
+        "yaml_10k_load_plan_s": median_of(reps, yaml_load),
+    }
+
+
+def mock_transport() -> httpx.MockTransport:
+    target = Target(0)
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        code, body = target.answer(
+            request.method, request.url.path, request.headers.get("authorization", "")
+        )
+        headers = {"content-type": "application/json"} if body else {}
+        return httpx.Response(code, content=body.encode(), headers=headers)
+
+    return httpx.MockTransport(handle)
+
+
+async def bare_loop(n: int) -> float:
+    """The same 1 + 4N requests and checks, by hand, through the mock transport."""
+    async with httpx.AsyncClient(transport=mock_transport(), base_url=BASE) as client:
+        t0 = time.perf_counter()
+        r = await client.post("/auth/login", json={"username": "bench", "password": "bench"})
+        token = r.json()["access_token"]
+        hdr = {"Authorization": f"Bearer {token}"}
+        for _ in range(n):
+            r = await client.post("/items", json={"name": "x"}, headers=hdr)
+            item = r.json()["id"]
+            r = await client.get(f"/items/{item}", headers=hdr)
+            assert r.json()["id"] == item
+            r = await client.put(f"/items/{item}", json={"name": "y"}, headers=hdr)
+            assert r.json()["updated"] is True
+            r = await client.delete(f"/items/{item}", headers=hdr)
+            assert r.status_code == 204
+        return time.perf_counter() - t0
+
+
+async def runner_loop(loaded: Any) -> float:
+    from runner.api import run_suite
+
+    async with httpx.AsyncClient(transport=mock_transport()) as client:
+        t0 = time.perf_counter()
+        result = await run_suite(loaded, client=client, concurrency=1, seed=1)
+        elapsed = time.perf_counter() - t0
+    assert result.counts["passed"] == len(result.results), result.counts
+    return elapsed
+
+
+def bench_pipeline(reps: int) -> dict[str, float]:
+    from runner.loader import loaded_from_suite
+    from runner.models import Suite
+
+    n = 2_500
+    loaded = loaded_from_suite(Suite.model_validate(build_suite(n, BASE)))
+    tests = 1 + 4 * n
+    bare = median_of(reps, lambda: asyncio.run(bare_loop(n)))
+    ours = median_of(reps, lambda: asyncio.run(runner_loop(loaded)))
+    return {
+        "pipeline_us_per_test": ours / tests * 1e6,
+        "bare_mock_us_per_test": bare / tests * 1e6,
+        "overhead_us_per_test": (ours - bare) / tests * 1e6,
+    }
+
+
+async def db_once(results: list[Any], loaded: Any) -> float:
+    from runner.database import resolve_target
+    from runner.migrate import migrate
+    from runner.models import RunStatus
+    from runner.plan import build_plan
+    from runner.settings import Settings
+    from runner.store.base import RunInfo
+    from runner.store.postgres import PostgresStore
+
+    target = resolve_target(Settings())
+    await migrate(target)
+    plan = build_plan(loaded)
+    info = RunInfo(suite=plan.suite, environment=None, order=tuple(plan.order), trigger="api")
+    with tempfile.TemporaryDirectory() as spill:
+        async with PostgresStore(target, spill_dir=Path(spill)) as store:
+            await store.start_run(info)
+            t0 = time.perf_counter()
+            for r in results:
+                await store.record_result(r)
+                if r.captured:
+                    await store.context_changed(r.test_id, r.captured, {}, {}, frozenset())
+            await store.finish_run(RunStatus.PASSED)
+            elapsed = time.perf_counter() - t0
+            assert store.writer is not None and store.writer.spilled == 0
+    return elapsed
+
+
+def bench_db(reps: int) -> dict[str, float]:
+    from runner.loader import loaded_from_suite
+    from runner.models import Suite
+
+    os.environ.setdefault("RUNNER_DATA_DIR", "/tmp/runner-bench/data")  # noqa: S108
+    os.environ.setdefault("RUNNER_EMBEDDED_PORT", "54411")
+    loaded = loaded_from_suite(Suite.model_validate(build_suite(1_250, BASE)))
+
+    async def results() -> list[Any]:
+        from runner.api import run_suite
+
+        async with httpx.AsyncClient(transport=mock_transport()) as client:
+            run = await run_suite(loaded, client=client, concurrency=1, seed=1)
+        return list(run.results)
+
+    rows = asyncio.run(results())
+    merges = sum(1 for r in rows if r.captured)
+    elapsed = median_of(reps, lambda: asyncio.run(db_once(rows, loaded)))
+    return {
+        "db_results": len(rows),
+        "db_merges": merges,
+        "db_s": elapsed,
+        "db_results_per_s": len(rows) / elapsed,
+        "db_ops_per_s": (len(rows) + merges) / elapsed,
+    }
+
+
+def bench_startup(reps: int) -> dict[str, float]:
+    def once() -> float:
+        t0 = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "runner", "run-suite", "--help"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        return time.perf_counter() - t0
+
+    return {"help_s": median_of(max(reps, 5), once)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--only", default="load,pipeline,db,startup")
+    a = ap.parse_args(argv)
+    parts = a.only.split(",")
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        if "load" in parts:
+            out |= bench_load(a.reps, Path(tmp))
+        if "pipeline" in parts:
+            out |= bench_pipeline(a.reps)
+        if "db" in parts:
+            out |= bench_db(a.reps)
+        if "startup" in parts:
+            out |= bench_startup(a.reps)
+    for key, value in out.items():
+        print(f"{key:26s} {value:12.3f}")
+    if a.json:
+        a.json.write_text(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
