@@ -22,6 +22,7 @@ from runner.database import Target
 from runner.embedded import EmbeddedServer
 from runner.migrate import migrate
 from runner.sqlfiles import bootstrap_file, migration_files
+from support import free_port
 
 pytest_plugins = ["pytester"]  # tests of runner.pytest_plugin drive pytest itself
 
@@ -39,7 +40,7 @@ def pg_server() -> EmbeddedServer:
         server = EmbeddedServer(data_dir, already)
     elif _port_taken(TEST_PORT):
         # another checkout's test server (or anything else) holds the port: use a free one
-        server = EmbeddedServer(data_dir, _free_port())
+        server = EmbeddedServer(data_dir, free_port())
     server.start()
     return server
 
@@ -47,12 +48,6 @@ def pg_server() -> EmbeddedServer:
 def _port_taken(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _sql_fingerprint() -> str:

@@ -14,20 +14,15 @@ import pytest
 
 from runner.embedded import EmbeddedServer
 from runner.errors import EmbeddedServerError
+from support import free_port
 
 pytestmark = pytest.mark.db
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[EmbeddedServer]:
-    srv = EmbeddedServer(tmp_path / "data", _free_port())
+    srv = EmbeddedServer(tmp_path / "data", free_port())
     yield srv
     srv.stop()
 
@@ -91,14 +86,14 @@ def test_data_directory_owned_by_someone_else_is_refused(tmp_path: Path) -> None
     pgdata = tmp_path / "data" / "pgdata"
     pgdata.mkdir(parents=True)
     os.chown(pgdata, 65534, 65534)
-    srv = EmbeddedServer(tmp_path / "data", _free_port())
+    srv = EmbeddedServer(tmp_path / "data", free_port())
     with pytest.raises(EmbeddedServerError, match="is owned by"):
         srv.start()
 
 
 def test_cli_db_start_status_stop(tmp_path: Path) -> None:
     """`db start`, `db status`, `db migrate` and `db stop` do what they say through the CLI."""
-    env = {"RUNNER_DATA_DIR": str(tmp_path / "cli"), "RUNNER_EMBEDDED_PORT": str(_free_port())}
+    env = {"RUNNER_DATA_DIR": str(tmp_path / "cli"), "RUNNER_EMBEDDED_PORT": str(free_port())}
     try:
         started = _cli(["db", "start"], env)
         assert started.returncode == 0, started.stderr
@@ -135,6 +130,6 @@ def test_bad_database_url_is_one_line_without_password(url: str, expected: str) 
 def test_changed_port_while_running_is_a_clear_error(server: EmbeddedServer) -> None:
     """Starting a running data directory on another port names the port it really uses."""
     server.start()
-    moved = EmbeddedServer(server.data_dir, _free_port())
+    moved = EmbeddedServer(server.data_dir, free_port())
     with pytest.raises(EmbeddedServerError, match=rf"already runs on port {server.port}"):
         moved.start()

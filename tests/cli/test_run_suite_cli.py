@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from support import free_port
+
 
 @dataclass
 class Target:
@@ -77,13 +79,6 @@ def target() -> Iterator[Target]:
     state.release.set()
     server.shutdown()
     server.server_close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def suite_file(tmp_path: Path, body: str, base_url: str) -> Path:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any, get_args
 
 import httpx
@@ -15,6 +12,7 @@ import pytest
 import yaml
 
 from runner.models import CheckOp, Suite, ValueCheck
+from support import load_example
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ALICE = "alice@example.com"
@@ -22,17 +20,7 @@ BOB = "bob@example.com"
 PASSWORD = "demo-password"
 
 
-def _load_shop_api() -> ModuleType:
-    # examples/ is not a package: load the script by path, as a reader would run it.
-    spec = importlib.util.spec_from_file_location("shop_api", EXAMPLES / "shop_api.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["shop_api"] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
-shop_api = _load_shop_api()
+shop_api = load_example("shop_api")
 
 
 class FakeClock:

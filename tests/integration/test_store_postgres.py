@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +19,14 @@ from runner.plan import build_plan
 from runner.settings import Settings
 from runner.store.catalog import load_suite_by_name
 from runner.store.postgres import PostgresStore
+from support import load_example
 
 pytestmark = pytest.mark.db
 ROOT = Path(__file__).resolve().parents[2]
 SHOP = ROOT / "examples" / "shop.yaml"
 BASE = "http://shop.test"
 
-_spec = importlib.util.spec_from_file_location("shop_api", ROOT / "examples" / "shop_api.py")
-assert _spec and _spec.loader
-shop_api = importlib.util.module_from_spec(_spec)
-sys.modules.setdefault("shop_api", shop_api)  # dataclasses look their module up
-_spec.loader.exec_module(shop_api)
+shop_api = load_example("shop_api")
 
 
 APPS: list[Any] = []

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import socket
 import sys
 from pathlib import Path
 
@@ -15,15 +14,9 @@ import pytest
 from runner.errors import EXIT_SERVICE, ServiceError
 from runner.models import Service
 from runner.services import build_command, run_services
+from support import free_port
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _shop_service(port: int, **extra: object) -> Service:
@@ -64,7 +57,7 @@ def test_build_command_splits_strings_and_fills_in_python() -> None:
 
 async def test_starts_the_demo_api_and_stops_it_after_the_block() -> None:
     """The demo API answers /health inside the block; afterwards its process is gone."""
-    port = _free_port()
+    port = free_port()
     service = _shop_service(port)
     async with run_services([service], base_dir=EXAMPLES) as running:
         [started] = running
@@ -83,7 +76,7 @@ async def test_starts_the_demo_api_and_stops_it_after_the_block() -> None:
 
 async def test_an_already_running_url_is_reused() -> None:
     """A URL that already answers is reused: the second service's command never runs."""
-    port = _free_port()
+    port = free_port()
     would_fail = Service(
         name="second-copy",
         command=["{python}", "-c", "import sys; sys.exit(1)"],
@@ -104,7 +97,7 @@ async def test_a_command_that_exits_at_once_is_a_service_error(tmp_path: Path) -
     service = Service(
         name="broken-api",
         command="{python} -c \"import os, sys; print('boom:', os.environ['FLAG']); sys.exit(3)\"",
-        url=f"http://127.0.0.1:{_free_port()}/health",
+        url=f"http://127.0.0.1:{free_port()}/health",
         timeout=20,
         env={"FLAG": "from-service-env"},
     )
@@ -127,7 +120,7 @@ async def test_environ_reaches_the_service_under_its_own_env(tmp_path: Path) -> 
     service = Service(
         name="env-check",
         command=["{python}", "-c", script],
-        url=f"http://127.0.0.1:{_free_port()}/",
+        url=f"http://127.0.0.1:{free_port()}/",
         env={"B": "svc"},
     )
     with pytest.raises(ServiceError, match="from-caller svc"):
@@ -152,7 +145,7 @@ async def test_a_url_that_never_answers_times_out_and_stops_the_process(
     service = Service(
         name="silent",
         command=["{python}", "-S", "-c", script],
-        url=f"http://127.0.0.1:{_free_port()}/health",
+        url=f"http://127.0.0.1:{free_port()}/health",
         timeout=1.0,
     )
     loop = asyncio.get_running_loop()
@@ -169,7 +162,7 @@ async def test_a_url_that_never_answers_times_out_and_stops_the_process(
 
 async def test_services_stop_when_the_block_raises() -> None:
     """An exception inside the block still stops the services, and propagates."""
-    port = _free_port()
+    port = free_port()
     with pytest.raises(RuntimeError, match="test body failed"):
         async with run_services([_shop_service(port)], base_dir=EXAMPLES) as running:
             pid = running[0].pid
@@ -179,7 +172,7 @@ async def test_services_stop_when_the_block_raises() -> None:
 
 async def test_services_stop_when_the_task_is_cancelled() -> None:
     """Cancelling the task that holds the block stops the services."""
-    port = _free_port()
+    port = free_port()
     up = asyncio.Event()
     pids: list[int | None] = []
 
@@ -216,7 +209,7 @@ async def test_services_stop_in_reverse_order(
 async def test_a_missing_program_is_a_service_error(tmp_path: Path) -> None:
     """A command that cannot be executed is a ServiceError naming the service."""
     service = Service(
-        name="ghost", command=["./no-such-program"], url=f"http://127.0.0.1:{_free_port()}/"
+        name="ghost", command=["./no-such-program"], url=f"http://127.0.0.1:{free_port()}/"
     )
     with pytest.raises(ServiceError, match="'ghost' could not start"):
         async with run_services([service], base_dir=tmp_path, log_dir=tmp_path):
