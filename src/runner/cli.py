@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "runner.commands.db",
     "runner.commands.run_suite",
     "runner.commands.secrets",
+    "runner.commands.serve",
 )
 
 CommandFunc = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]

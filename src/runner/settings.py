@@ -96,6 +96,25 @@ class Settings(BaseSettings):
         description="The previous key, read by `secrets rotate` when --old-key is not given.",
     )
 
+    serve_host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        validation_alias=AliasChoices("RUNNER_SERVE_HOST"),
+        description="Interface `python -m runner serve` listens on.",
+    )
+    serve_port: int = Field(
+        default=54321,
+        ge=0,
+        le=65535,
+        validation_alias=AliasChoices("RUNNER_SERVE_PORT"),
+        description="Port of `python -m runner serve` (the local Supabase surface).",
+    )
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("RUNNER_JWT_SECRET"),
+        description="HS256 secret of `serve`'s JWTs; unset: generated once, kept in the data dir.",
+    )
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
