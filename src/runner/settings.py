@@ -96,6 +96,31 @@ class Settings(BaseSettings):
         description="The previous key, read by `secrets rotate` when --old-key is not given.",
     )
 
+    store: Literal["postgres", "supabase"] = Field(
+        default="postgres",
+        validation_alias=AliasChoices("RUNNER_STORE"),
+        description="Where runs are recorded: postgres (direct/embedded) or supabase (URL + key).",
+    )
+    supabase_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SUPABASE_URL"),
+        description="Supabase project URL (or `serve`'s), for RUNNER_STORE=supabase and `watch`.",
+    )
+    supabase_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SUPABASE_KEY", "SUPABASE_SERVICE_ROLE_KEY"),
+        description="Supabase API key: service_role records as the system; anon needs a user.",
+    )
+    supabase_email: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("RUNNER_SUPABASE_EMAIL"),
+        description="Sign in as this user on the Supabase path (RLS applies).",
+    )
+    supabase_password: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("RUNNER_SUPABASE_PASSWORD"),
+        description="Password of RUNNER_SUPABASE_EMAIL.",
+    )
     serve_host: str = Field(
         default="127.0.0.1",
         min_length=1,
@@ -115,6 +140,47 @@ class Settings(BaseSettings):
         description="HS256 secret of `serve`'s JWTs; unset: generated once, kept in the data dir.",
     )
 
+    webhook_url: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("RUNNER_WEBHOOK_URL"),
+        description="Webhook URL(s) notified after a run, comma-separated; unset: none.",
+    )
+    webhook_events: str = Field(
+        default="run_failed,flaky_test_detected,performance_degradation",
+        validation_alias=AliasChoices("RUNNER_WEBHOOK_EVENTS"),
+        description="Events that are sent, comma-separated (see docs/reports.md).",
+    )
+    webhook_template: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("RUNNER_WEBHOOK_TEMPLATE"),
+        description="A jinja2 file rendering the payload; unset: the documented JSON payload.",
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("RUNNER_WEBHOOK_SECRET"),
+        description="Signs each delivery (HMAC-SHA256 header) when set.",
+    )
+    webhook_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        le=120,
+        validation_alias=AliasChoices("RUNNER_WEBHOOK_TIMEOUT"),
+        description="Seconds per delivery attempt.",
+    )
+    webhook_retries: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        validation_alias=AliasChoices("RUNNER_WEBHOOK_RETRIES"),
+        description="Extra attempts after a failed delivery (connection error, 429, 5xx).",
+    )
+
+    @field_validator("webhook_template", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        # ``RUNNER_WEBHOOK_TEMPLATE=`` as copied from .env.example means "not set"
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
@@ -124,6 +190,14 @@ class Settings(BaseSettings):
     def uses_embedded(self) -> bool:
         """True when no connection string is configured."""
         return self.database_url is None or not self.database_url.get_secret_value().strip()
+
+    @property
+    def webhook_urls(self) -> tuple[str, ...]:
+        """The configured webhook URLs (``RUNNER_WEBHOOK_URL`` split on commas)."""
+        if self.webhook_url is None:
+            return ()
+        parts = self.webhook_url.get_secret_value().replace("\n", ",").split(",")
+        return tuple(part.strip() for part in parts if part.strip())
 
 
 @lru_cache(maxsize=1)

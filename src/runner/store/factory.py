@@ -18,6 +18,10 @@ async def open_store(settings: Settings, *, no_store: bool = False) -> AsyncIter
     if no_store:
         yield NullStore()
         return
+    if settings.store == "supabase":
+        async with _supabase_store(settings) as store:
+            yield store
+        return
     from runner.crypto import box_from_settings
     from runner.database import resolve_target
     from runner.identity import identity_from_settings
@@ -30,6 +34,30 @@ async def open_store(settings: Settings, *, no_store: bool = False) -> AsyncIter
     async with PostgresStore(
         target,
         identity=identity,
+        organization=settings.organization,
+        project=settings.project,
+        spill_dir=settings.data_dir / "spill",
+        cipher=box_from_settings(settings),
+    ) as store:
+        yield store
+
+
+@asynccontextmanager
+async def _supabase_store(settings: Settings) -> AsyncIterator[Store]:
+    """RUNNER_STORE=supabase: everything through SUPABASE_URL and SUPABASE_KEY (RPC)."""
+    from runner.crypto import box_from_settings
+    from runner.errors import ConfigError
+    from runner.store.supabase import SupabaseStore
+
+    if not settings.supabase_url:
+        raise ConfigError("RUNNER_STORE=supabase needs SUPABASE_URL")
+    key = settings.supabase_key.get_secret_value() if settings.supabase_key else ""
+    password = settings.supabase_password
+    async with SupabaseStore(
+        settings.supabase_url,
+        key,
+        email=settings.supabase_email or None,
+        password=password.get_secret_value() if password else None,
         organization=settings.organization,
         project=settings.project,
         spill_dir=settings.data_dir / "spill",

@@ -19,6 +19,7 @@ from psycopg.types.json import Jsonb
 
 from runner.models import Suite
 from runner.sqlfiles import query
+from runner.store.base import RunInfo
 
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
@@ -169,3 +170,72 @@ async def sync_suite(
 
     ids = await (await conn.execute(query("case_ids"), {"suite_id": suite_id})).fetchall()
     return SyncedSuite(project_id, suite_id, environment_id, {s: str(i) for s, i in ids})
+
+
+def run_request(
+    info: RunInfo,
+    *,
+    organization: str,
+    project: str | None,
+) -> dict[str, Any]:
+    """The document ``public.start_suite_run`` takes: the suite to sync and the run to start.
+
+    Both stores send exactly this (PostgresStore as a statement parameter,
+    SupabaseStore as an RPC argument), so the two paths share one implementation.
+    """
+    suite = info.suite
+    settings = suite_settings(suite)
+    all_edges = {(dep, test): kind for dep, test, kind in info.edges}
+    for test in suite.tests:
+        for explicit in test.depends_on:
+            all_edges[(explicit.test, test.id)] = explicit.type
+    environments = []
+    for name, env in suite.environments.items():
+        plain = {k: v if isinstance(v, str) else json.dumps(v) for k, v in env.variables.items()}
+        environments.append(
+            {"name": name, "base_url": env.base_url or suite.base_url, "variables": plain}
+        )
+    return {
+        "organization": organization,
+        "organization_slug": slugify(organization, fallback="local"),
+        "project": project or suite.name,
+        "project_slug": slugify(project or suite.name),
+        "suite": {
+            "name": suite.name,
+            "slug": slugify(suite.name),
+            "description": suite.description,
+            # absolute, so a suite run later by name finds its services' folder
+            "source_path": _absolute(suite.source_path),
+            "settings": settings,
+            "content_hash": content_hash(settings),
+        },
+        "cases": case_definitions(suite, info.rows),
+        "edges": [{"dep": d, "test": t, "type": k} for (d, t), k in sorted(all_edges.items())],
+        "environments": environments,
+        "environment": info.environment,
+        "run": {"trigger": info.trigger, "total_tests": info.total, "metadata": info.metadata},
+        "order": list(info.order),
+    }
+
+
+@dataclass(frozen=True)
+class StartedRun:
+    """What ``public.start_suite_run`` returns."""
+
+    run_id: str
+    project_id: str
+    suite_id: str
+    environment_id: str | None
+    case_ids: dict[str, str]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StartedRun:
+        """Parse the function's JSON answer."""
+        env = data.get("environment_id")
+        return cls(
+            run_id=str(data["run_id"]),
+            project_id=str(data["project_id"]),
+            suite_id=str(data["suite_id"]),
+            environment_id=str(env) if env else None,
+            case_ids={str(k): str(v) for k, v in dict(data.get("case_ids") or {}).items()},
+        )

@@ -1,0 +1,169 @@
+"""``SupabaseStore``: records a run through a Supabase URL and key alone.
+
+Everything goes through the same SQL functions as the direct path
+(``public.start_suite_run``, ``record_results``, ``merge_captured_data``, ...),
+called over PostgREST RPC with the official client (supabase-py). With the
+service_role key it records as the system; with the anon key it signs in as
+``RUNNER_SUPABASE_EMAIL`` first, and row-level security applies to every call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from runner.crypto import SecretBox, sealed_object
+from runner.errors import ConfigError, DatabaseError
+from runner.models import RunStatus, TestResult
+from runner.store.base import RunInfo
+from runner.store.calls import batch_calls, context_ops, redact_only
+from runner.store.postgres import result_row
+from runner.store.sync import StartedRun, run_request
+from runner.store.writer import BatchWriter, Op
+
+if TYPE_CHECKING:
+    from supabase import AsyncClient
+
+
+def _describe(exc: BaseException) -> str:
+    """One line about a client error (PostgREST's message and code when it has them)."""
+    message = getattr(exc, "message", None) or str(exc).strip().splitlines()[0:1]
+    code = getattr(exc, "code", None)
+    text = message if isinstance(message, str) else (message[0] if message else type(exc).__name__)
+    return f"{text} ({code})" if code else text
+
+
+class SupabaseStore:
+    """The REST/RPC ``Store``."""
+
+    def __init__(
+        self,
+        url: str,
+        key: str,
+        *,
+        email: str | None = None,
+        password: str | None = None,
+        organization: str = "local",
+        project: str | None = None,
+        spill_dir: Path = Path(".runner/spill"),
+        max_batch: int = 500,
+        cipher: SecretBox | None = None,
+    ) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"SUPABASE_URL must be an http(s) URL, got {url!r}")
+        if not key:
+            raise ConfigError("RUNNER_STORE=supabase needs SUPABASE_KEY (service_role or anon)")
+        if email and not password:
+            raise ConfigError("RUNNER_SUPABASE_EMAIL needs RUNNER_SUPABASE_PASSWORD")
+        self.url = url.rstrip("/")
+        self.key = key
+        self.email = email
+        self.password = password
+        self.organization = organization
+        self.project = project
+        self.spill_dir = spill_dir
+        self.max_batch = max_batch
+        self.cipher = cipher
+        self.run_id: str | None = None
+        self.case_ids: dict[str, str] = {}
+        self.writer: BatchWriter | None = None
+        self._client: AsyncClient | None = None
+
+    async def __aenter__(self) -> SupabaseStore:
+        from supabase import AsyncClientOptions, acreate_client
+
+        options = AsyncClientOptions(auto_refresh_token=True, persist_session=False)
+        try:
+            self._client = await acreate_client(self.url, self.key, options=options)
+            if self.email:
+                await self._client.auth.sign_in_with_password(
+                    {"email": self.email, "password": self.password or ""}
+                )
+        except Exception as exc:
+            raise DatabaseError(f"cannot reach Supabase at {self.url}: {_describe(exc)}") from None
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.writer is not None:
+            await self.writer.close()
+        if self._client is not None:
+            if self.email:
+                # signing out is a courtesy: the run is already recorded
+                with contextlib.suppress(Exception):
+                    await self._client.auth.sign_out()
+            self._client = None
+
+    @property
+    def client(self) -> AsyncClient:
+        """The open client."""
+        if self._client is None:
+            raise DatabaseError("the store is not open")
+        return self._client
+
+    async def _rpc(self, function: str, args: dict[str, Any]) -> Any:
+        response = await self.client.rpc(function, args).execute()
+        return response.data
+
+    async def start_run(self, info: RunInfo) -> str | None:
+        """Sync the suite and create the run and its context: one RPC call."""
+        request = run_request(info, organization=self.organization, project=self.project)
+        try:
+            data = await self._rpc("start_suite_run", {"p_request": request})
+        except Exception as exc:
+            raise DatabaseError(f"cannot record the run: {_describe(exc)}") from None
+        started = StartedRun.from_json(data)
+        self.run_id = started.run_id
+        self.case_ids = started.case_ids
+        self.writer = BatchWriter(
+            self._flush, self.spill_dir / f"run-{started.run_id}.jsonl", max_batch=self.max_batch
+        )
+        self.writer.start()
+        return started.run_id
+
+    async def test_started(self, test_key: str) -> None:
+        """Queue the start; written (and broadcast) with the next batch."""
+        if self.writer is not None:
+            self.writer.put("started", test_key)
+
+    async def record_result(self, result: TestResult) -> None:
+        """Queue a result; written with the next batch."""
+        if self.writer is not None:
+            self.writer.put("result", result_row(result, self.case_ids))
+
+    async def context_changed(
+        self,
+        test_id: str,
+        captured: dict[str, Any],
+        tokens: dict[str, str],
+        variables: dict[str, Any],
+        secret_keys: frozenset[str],
+    ) -> None:
+        """Queue the context changes (secrets sealed or redacted, as on the direct path)."""
+        if self.writer is None:
+            return
+        hide = redact_only if self.cipher is None else self._seal
+        for kind, payload in context_ops(test_id, captured, tokens, variables, secret_keys, hide):
+            self.writer.put(kind, payload)
+
+    def _seal(self, value: Any, as_object: bool) -> Any:
+        assert self.cipher is not None
+        return sealed_object(self.cipher, value) if as_object else self.cipher.seal(value)
+
+    async def finish_run(self, status: RunStatus) -> None:
+        """Write everything queued, then mark the run finished."""
+        if self.run_id is None:
+            return
+        if self.writer is not None:
+            await self.writer.close()
+        try:
+            await self._rpc("finish_run", {"p_run_id": self.run_id, "p_status": status.value})
+        except Exception as exc:
+            raise DatabaseError(f"cannot finish run {self.run_id}: {_describe(exc)}") from None
+
+    async def _flush(self, batch: Sequence[Op]) -> None:
+        # one RPC per function call; PostgREST runs each in its own transaction
+        assert self.run_id is not None
+        for function, args in batch_calls(self.run_id, batch):
+            await self._rpc(function, args)

@@ -1,0 +1,1 @@
+../../sql/migrations/0020_start_suite_run.sql
