@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "runner.commands.run_suite",
     "runner.commands.secrets",
     "runner.commands.serve",
+    "runner.commands.watch",
 )
 
 CommandFunc = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
