@@ -79,7 +79,7 @@ def test_counters_follow_each_batch(migrated_db: str) -> None:
 
 
 def test_a_batch_costs_one_counter_update_per_run(migrated_db: str) -> None:
-    """One INSERT of 200 results spread over two runs updates test_runs exactly twice."""
+    """One INSERT of 200 results over two runs updates each run twice: counters, event seq range."""
     world = seed(migrated_db)
     with psycopg.connect(migrated_db) as conn:
         runs = [_new_run(conn, world, None) for _ in range(2)]
@@ -103,7 +103,7 @@ def test_a_batch_costs_one_counter_update_per_run(migrated_db: str) -> None:
             (runs, runs),
         ).fetchall()
     assert before is not None and after is not None
-    assert after[0] - before[0] == 2
+    assert after[0] - before[0] == 4
     assert rows == [(50, 0, 50, 0, 100), (0, 50, 0, 50, 100)]
 
 

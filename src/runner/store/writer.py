@@ -9,7 +9,7 @@ closing): every transaction also runs the result triggers (counters, percentiles
 and thousands of tiny ones cost the database more CPU than the run itself. If the
 database fails, the batch is retried with backoff; if it keeps failing, the
 operations are appended to a JSON Lines spill file so nothing already obtained is
-lost.
+lost; ``read_spill`` gives them back, in order, for the same ``flush`` to replay.
 """
 
 from __future__ import annotations
@@ -89,9 +89,14 @@ class BatchWriter:
                     self._urgent.set()
 
     async def _drain(self) -> None:
-        while self._queue:
+        # Only what was queued when the drain began (all of it when closing): what
+        # arrives while a batch is being written waits for the next round and its
+        # interval. Chasing it made a busy run write hundreds of tiny batches.
+        pending = len(self._queue)
+        while self._queue and (pending > 0 or self._closing):
             batch = self._queue[: self.max_batch]
             del self._queue[: self.max_batch]
+            pending -= len(batch)
             await self._write(batch)
 
     async def _write(self, batch: list[Op]) -> None:
@@ -125,3 +130,14 @@ class BatchWriter:
         self.spilled += len(batch)
         with contextlib.suppress(Exception):
             log.error("database unavailable: %d operations kept in %s", len(batch), self.spill_path)
+
+
+def read_spill(path: Path) -> list[Op]:
+    """The operations of a spill file, in the order they were queued (to hand to a flush)."""
+    ops: list[Op] = []
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                record = json.loads(line)
+                ops.append((record["kind"], record["payload"]))
+    return ops

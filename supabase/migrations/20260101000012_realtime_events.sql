@@ -1,0 +1,1 @@
+../../sql/migrations/0012_realtime_events.sql
