@@ -15,16 +15,18 @@ import gc
 import heapq
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple, get_args
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, get_args
 
 import jinja2
-import networkx as nx
 from jinja2 import nodes
 
 from runner.errors import PlanError
 from runner.loader import LoadedSuite, PathKey, format_key
 from runner.models import Suite, TestSpec, ValueCheck
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 ReferenceKind = Literal["captured_data", "shared_auth_tokens", "shared_variables"]
 _KINDS: frozenset[str] = frozenset(get_args(ReferenceKind))
@@ -142,23 +144,72 @@ def _add_reference(found: set[Reference], root: str, keys: Sequence[str | int | 
 # ----------------------------------------------------------------------- plan
 
 
-@dataclass(frozen=True)
 class Plan:
     """The tests to run, their dependency graph, and an order that respects it.
 
     Graph nodes are test ids; an edge ``dep -> test`` has ``type`` (order, data or
     token) and ``inferred`` (True when only templates say so, not ``depends_on``).
+    ``pred``/``succ`` are the plain adjacency (``pred[test][dep]`` is the edge's
+    attributes); the networkx ``graph`` is built from them on first use, so a run
+    never imports networkx (~0.1 s of start-up) unless something asks for the graph.
     """
 
-    loaded: LoadedSuite
-    graph: nx.DiGraph
-    order: tuple[str, ...]
-    file_index: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
+    def __init__(
+        self,
+        loaded: LoadedSuite,
+        graph: nx.DiGraph | None = None,
+        order: Sequence[str] = (),
+        file_index: Mapping[str, int] | None = None,
+        *,
+        pred: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+    ) -> None:
+        self.loaded = loaded
+        self.order: tuple[str, ...] = tuple(order)
+        # a Plan built by hand (tests, tools) gets the index from the suite
+        self.file_index: Mapping[str, int] = file_index or {
+            test.id: i for i, test in enumerate(loaded.suite.tests)
+        }
+        self._graph = graph
+        self._succ: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None
+        self.pred: Mapping[str, Mapping[str, Mapping[str, Any]]]
+        if graph is not None:
+            self.pred, self._succ = graph.pred, graph.succ
+        elif pred is None:
+            raise ValueError("a Plan needs its graph or its pred adjacency")
+        else:
+            self.pred = pred
 
-    def __post_init__(self) -> None:
-        if not self.file_index:  # a Plan built by hand (tests, tools) gets it from the suite
-            index = {test.id: i for i, test in enumerate(self.loaded.suite.tests)}
-            object.__setattr__(self, "file_index", index)
+    @property
+    def succ(self) -> Mapping[str, Mapping[str, Mapping[str, Any]]]:
+        """``succ[dep][test]``: the edge's attributes, by dependency (built on first use)."""
+        if self._succ is None:
+            succ: dict[str, dict[str, Mapping[str, Any]]] = {t: {} for t in self.pred}
+            for test, deps in self.pred.items():
+                for dep, attrs in deps.items():
+                    succ[dep][test] = attrs
+            self._succ = succ
+        return self._succ
+
+    def __repr__(self) -> str:
+        return f"Plan(suite={self.suite.name!r}, tests={len(self.order)})"
+
+    @property
+    def graph(self) -> nx.DiGraph:
+        """The dependency graph as a networkx ``DiGraph`` (built on first use)."""
+        if self._graph is None:
+            import networkx  # deferred: see the class docstring
+
+            graph = networkx.DiGraph()
+            graph.add_nodes_from(self.pred)
+            graph.add_edges_from(self.edges())
+            self._graph = graph
+        return self._graph
+
+    def edges(self) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+        """Every edge as ``(dep, test, attributes)``."""
+        for test, deps in self.pred.items():
+            for dep, attrs in deps.items():
+                yield dep, test, attrs
 
     @property
     def suite(self) -> Suite:
@@ -171,11 +222,11 @@ class Plan:
 
     def dependencies(self, test_id: str) -> tuple[str, ...]:
         """The tests ``test_id`` waits for directly, in file order."""
-        return tuple(sorted(self.graph.predecessors(test_id), key=self.file_index.__getitem__))
+        return tuple(sorted(self.pred[test_id], key=self.file_index.__getitem__))
 
     def dependents(self, test_id: str) -> tuple[str, ...]:
         """The tests that wait for ``test_id`` directly, in file order."""
-        return tuple(sorted(self.graph.successors(test_id), key=self.file_index.__getitem__))
+        return tuple(sorted(self.succ[test_id], key=self.file_index.__getitem__))
 
     def rows(self, test_id: str) -> tuple[dict[str, Any], ...] | None:
         """The data rows of a data-driven test, None for an ordinary one."""
@@ -198,18 +249,17 @@ def build_plan(loaded: LoadedSuite, *, tags: Sequence[str] = (), tests: Sequence
         if tags or tests:
             planned = _closure(builder, _selected(builder, tags, tests))
             order = _topological(builder, planned)
-        graph = nx.DiGraph()
-        graph.add_nodes_from(specs[i].id for i in planned)
-        graph.add_edges_from(
-            (specs[dep].id, specs[test].id, _EDGE_ATTRS[code])
+        pred = {
+            specs[test].id: {
+                specs[dep].id: _EDGE_ATTRS[code] for dep, code in builder.incoming[test].items()
+            }
             for test in planned
-            for dep, code in builder.incoming[test].items()
-        )
+        }
         return Plan(
             loaded=loaded,
-            graph=graph,
             order=tuple(specs[i].id for i in order),
             file_index=builder.index,
+            pred=pred,
         )
 
 
@@ -232,9 +282,10 @@ def _gc_paused() -> Iterator[None]:
 _TYPES = ("order", "data", "token")
 _RANK = {name: rank for rank, name in enumerate(_TYPES)}
 _DECLARED = 4
-# networkx copies attribute dicts into its own, so one per code is shared safely
-_EDGE_ATTRS = {
-    rank | declared: {"type": name, "inferred": not declared}
+# one read-only attribute mapping per code, shared by every edge of that code in
+# Plan.pred (networkx copies them into dicts of its own when the graph is built)
+_EDGE_ATTRS: dict[int, Mapping[str, Any]] = {
+    rank | declared: MappingProxyType({"type": name, "inferred": not declared})
     for rank, name in enumerate(_TYPES)
     for declared in (0, _DECLARED)
 }
@@ -471,6 +522,8 @@ def _topological(builder: _EdgeBuilder, planned: list[int]) -> list[int]:
 def _cycle_error(builder: _EdgeBuilder, stuck: list[int]) -> PlanError:
     # every stuck test needs another stuck one, so walking "needs" edges from any of
     # them ends in a cycle
+    import networkx as nx  # only a broken suite gets here
+
     stuck_set = set(stuck)
     needs_graph = nx.DiGraph()
     needs_graph.add_edges_from(

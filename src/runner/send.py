@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import random
+import ssl
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -52,11 +53,13 @@ class ShardedTransport(httpx.AsyncBaseTransport):
     scan covers ``per_shard`` connections at most.
     """
 
-    def __init__(self, connections: int, per_shard: int = 8) -> None:
+    def __init__(
+        self, connections: int, per_shard: int = 8, *, tls: ssl.SSLContext | None = None
+    ) -> None:
         count = max(1, -(-connections // per_shard))
         limits = httpx.Limits(max_connections=per_shard, max_keepalive_connections=per_shard)
         # one TLS context for all (each new one loads the CA bundle: ~40 ms)
-        tls = httpx.create_ssl_context()
+        tls = tls or httpx.create_ssl_context()
         self._shards = [httpx.AsyncHTTPTransport(verify=tls, limits=limits) for _ in range(count)]
         self._busy = [0] * count
 
@@ -74,13 +77,68 @@ class ShardedTransport(httpx.AsyncBaseTransport):
             await shard.aclose()
 
 
+def refusing_tls_context() -> ssl.SSLContext:
+    """A client TLS context that trusts no certificate: any handshake fails.
+
+    Made in well under a millisecond, where the real one loads the CA bundle. It
+    is given to pools that only ever carry ``http://`` (which never use TLS), so
+    if one ever did attempt TLS, it would fail closed rather than skip checks.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, check_hostname
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.check_hostname = True
+    return context
+
+
+class SchemeTransport(httpx.AsyncBaseTransport):
+    """``http://`` through one pool, ``https://`` through another made on first use.
+
+    Creating an httpx transport loads the CA bundle (~40-80 ms, a fifth of a short
+    run's start-up) even when every request is plain HTTP. Here the plain pool gets
+    ``refusing_tls_context()`` and the verifying context is only created, by
+    ``httpx.create_ssl_context()`` exactly as httpx would, for the first ``https``
+    request.
+    """
+
+    def __init__(self, build: Callable[[ssl.SSLContext], httpx.AsyncBaseTransport]) -> None:
+        self._build = build
+        self._plain = build(refusing_tls_context())
+        self._secure: httpx.AsyncBaseTransport | None = None
+
+    @property
+    def plain(self) -> httpx.AsyncBaseTransport:
+        """The pool for ``http://`` requests."""
+        return self._plain
+
+    @property
+    def secure(self) -> httpx.AsyncBaseTransport | None:
+        """The pool for ``https://`` requests, None until the first one."""
+        return self._secure
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.scheme == "http":
+            return await self._plain.handle_async_request(request)
+        if self._secure is None:
+            self._secure = self._build(httpx.create_ssl_context())
+        return await self._secure.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._plain.aclose()
+        if self._secure is not None:
+            await self._secure.aclose()
+
+
 def make_transport(concurrency: int) -> httpx.AsyncBaseTransport:
-    """One pool sized to the concurrency, or shards of 8 above 16 tests in flight."""
+    """One pool sized to the concurrency, or shards of 8 above 16 tests in flight.
+
+    Either way per scheme (``SchemeTransport``): no CA bundle is loaded unless an
+    ``https`` URL is requested.
+    """
     if concurrency <= 16:
         size = max(concurrency, 10)
         limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-        return httpx.AsyncHTTPTransport(limits=limits)
-    return ShardedTransport(concurrency)
+        return SchemeTransport(lambda tls: httpx.AsyncHTTPTransport(verify=tls, limits=limits))
+    return SchemeTransport(lambda tls: ShardedTransport(concurrency, tls=tls))
 
 
 class RequestBuildError(Exception):

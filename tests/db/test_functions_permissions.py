@@ -25,6 +25,7 @@ _ADMINS = {"admin", "owner", "service_role"}
 EXPECTED: dict[str, set[str]] = {
     "init_run_context": _EDITORS,
     "merge_captured_data": _EDITORS,
+    "merge_captured_data_many": _EDITORS,
     "set_shared_auth_token": _EDITORS,
     "set_shared_variables": _EDITORS,
     "record_results": _EDITORS,
@@ -39,6 +40,10 @@ CALLS: dict[str, Callable[[World], tuple[str, tuple[Any, ...]]]] = {
     "init_run_context": lambda w: ("select public.init_run_context(%s)", (w.run,)),
     "merge_captured_data": lambda w: (
         "select public.merge_captured_data(%s, 'login', '{\"a\": 1}')",
+        (w.run,),
+    ),
+    "merge_captured_data_many": lambda w: (
+        'select public.merge_captured_data_many(%s, \'{"login": {"a": 1}}\')',
         (w.run,),
     ),
     "set_shared_auth_token": lambda w: (

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import ssl
 import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -25,7 +26,7 @@ from runner.errors import PlanError, SuiteError
 from runner.loader import load_suite_text, loaded_from_suite
 from runner.models import Status, Suite
 from runner.plan import build_plan
-from runner.send import ShardedTransport, make_transport
+from runner.send import SchemeTransport, ShardedTransport, make_transport
 from runner.store.writer import BatchWriter, Op
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
@@ -75,6 +76,31 @@ async def test_a_full_batch_does_not_wait_for_the_interval(tmp_path: Path) -> No
     await asyncio.wait_for(wrote.wait(), 10)  # written before close, not after 60 s
     await writer.close()
     assert [op[1]["n"] for op in written] == [0, 1, 2, 3]
+
+
+async def test_operations_put_during_a_write_wait_for_the_next_round(tmp_path: Path) -> None:
+    """What arrives while a batch is written is not chased: it goes out with the next one."""
+    batches: list[list[int]] = []
+    writing, release = asyncio.Event(), asyncio.Event()
+
+    async def flush(batch: Sequence[Op]) -> None:
+        batches.append([op[1]["n"] for op in batch])
+        if len(batches) == 1:
+            writing.set()
+            await release.wait()  # a slow database
+
+    writer = BatchWriter(flush, tmp_path / "spill.jsonl", min_interval=60)
+    writer.start()
+    writer.put("result", {"n": 0})
+    await asyncio.wait_for(writing.wait(), 10)
+    for i in range(1, 4):
+        writer.put("result", {"n": i})
+    release.set()
+    for _ in range(20):  # ample turns for a chasing writer to have written 1..3 already
+        await asyncio.sleep(0)
+    assert batches == [[0]]
+    await asyncio.wait_for(writer.close(), 10)
+    assert batches == [[0], [1, 2, 3]]
 
 
 async def test_interrupted_close_during_the_interval_loses_nothing(tmp_path: Path) -> None:
@@ -184,8 +210,37 @@ async def test_latency_target_answers_like_the_nginx_target() -> None:
 
 
 def test_small_concurrency_keeps_one_pool() -> None:
-    assert isinstance(make_transport(8), httpx.AsyncHTTPTransport)
-    assert isinstance(make_transport(64), ShardedTransport)
+    """Up to 16 in flight one httpx pool serves plain HTTP; above, the sharded one."""
+    small, big = make_transport(8), make_transport(64)
+    assert isinstance(small, SchemeTransport) and isinstance(big, SchemeTransport)
+    assert isinstance(small.plain, httpx.AsyncHTTPTransport)
+    assert isinstance(big.plain, ShardedTransport)
+
+
+async def test_https_gets_a_verifying_pool_made_on_first_use() -> None:
+    """http:// never builds the TLS pool; the first https:// builds it once, verifying."""
+    contexts: list[ssl.SSLContext] = []
+
+    def build(tls: ssl.SSLContext) -> httpx.AsyncBaseTransport:
+        contexts.append(tls)
+        tag = len(contexts)
+        return httpx.MockTransport(lambda request: httpx.Response(200, text=f"pool {tag}"))
+
+    transport = SchemeTransport(build)
+    async with httpx.AsyncClient(transport=transport) as client:
+        assert (await client.get("http://a.test/x")).text == "pool 1"
+        assert transport.secure is None and len(contexts) == 1
+        assert (await client.get("https://a.test/x")).text == "pool 2"
+        assert (await client.get("https://b.test/y")).text == "pool 2"
+        assert (await client.get("http://b.test/y")).text == "pool 1"
+    assert len(contexts) == 2
+    plain, secure = contexts
+    # the plain pool's context trusts nothing, so TLS through it could only fail
+    assert plain.verify_mode == ssl.CERT_REQUIRED and plain.check_hostname
+    assert plain.cert_store_stats()["x509_ca"] == 0
+    # the https pool's context is httpx's own default: verifying, CA bundle loaded
+    assert secure.verify_mode == ssl.CERT_REQUIRED and secure.check_hostname
+    assert secure.cert_store_stats()["x509_ca"] > 0
 
 
 async def test_suite_runs_through_the_sharded_pool() -> None:

@@ -1,0 +1,1 @@
+../../sql/migrations/0013_metrics_once_per_run.sql
