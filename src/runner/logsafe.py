@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from runner.redact import Redactor
-from runner.store.base import Store
+from runner.store.base import Store, quarantined_tests
 
 WATCHED_LOGGERS = ("httpx", "httpcore", "runner", "runner.store", "runner.services")
 """Logger filters see only records of their own logger, so each one is named."""
@@ -66,6 +66,11 @@ class _LearningStore:
         self.test_started = store.test_started
         self.record_result = store.record_result
         self.finish_run = store.finish_run
+
+    @property
+    def quarantined(self) -> frozenset[str]:
+        """The wrapped store's quarantined tests (see ``store.base.quarantined_tests``)."""
+        return quarantined_tests(self._store)
 
     async def context_changed(
         self,

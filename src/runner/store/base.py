@@ -63,6 +63,16 @@ class Store(Protocol):
     async def finish_run(self, status: RunStatus) -> None: ...
 
 
+def quarantined_tests(store: object) -> frozenset[str]:
+    """Test ids whose failures must not fail the run, as ``store.start_run`` found them.
+
+    Stores that know quarantines expose a ``quarantined`` frozenset once the run has
+    started; any other store (``NullStore``, a test double) quarantines nothing.
+    """
+    found = getattr(store, "quarantined", None)
+    return found if isinstance(found, frozenset) else frozenset()
+
+
 class NullStore:
     """Records nothing: ``run-suite --no-store``."""
 

@@ -1,0 +1,1 @@
+../../sql/migrations/0014_flaky_and_regressions.sql

@@ -1,0 +1,1 @@
+../../sql/migrations/0015_analytics_views.sql
