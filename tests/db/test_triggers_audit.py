@@ -24,6 +24,8 @@ AUDITED = {
     "test_data_fixtures",
     "fixture_usage",
     "environments",
+    "test_quarantines",  # 0014: who quarantined or lifted a test, and when
+    "retention_policies",  # 0016: who changed what retention deletes
     "environment_variables",
     "report_templates",
 }

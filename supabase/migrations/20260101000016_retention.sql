@@ -1,0 +1,1 @@
+../../sql/migrations/0016_retention.sql

@@ -1,0 +1,1 @@
+../../sql/migrations/0017_retention_functions.sql
