@@ -119,7 +119,7 @@ async def run_suite(
         log_filter = stack.enter_context(
             redacting_logs([*environment.secrets.values(), *environment.hidden])
         )
-        return await execute(
+        result = await execute(
             plan,
             store=learning_store(store or NullStore(), log_filter),
             client=client,
@@ -131,6 +131,11 @@ async def run_suite(
             on_event=on_event,
             trigger=trigger,
         )
+        if settings.webhook_urls:  # after the run is recorded; never fails it
+            from runner.notify import notify_run
+
+            await notify_run(result, settings=settings, store=store)
+        return result
 
 
 def _suite_dir(loaded: LoadedSuite) -> Path:

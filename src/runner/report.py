@@ -17,12 +17,18 @@ SLOWEST = 5
 
 
 def counts_line(run: RunResult) -> str:
-    """``3 passed, 1 failed, 0 errors, 2 skipped, 6 total``."""
+    """``3 passed, 1 failed, 0 errors, 2 skipped, 6 total`` (``, 1 quarantined`` if any).
+
+    The quarantined count is of failed or errored results of quarantined tests,
+    which are in the failed/errors counts but do not fail the run.
+    """
     c = run.counts
-    return (
+    line = (
         f"{c['passed']} passed, {c['failed']} failed, {c['error']} errors, "
         f"{c['skipped']} skipped, {c['total']} total"
     )
+    quarantined = len(run.quarantined_failures)
+    return f"{line}, {quarantined} quarantined" if quarantined else line
 
 
 def slowest(run: RunResult, n: int = SLOWEST) -> list[TestResult]:
@@ -63,7 +69,8 @@ def summary_text(run: RunResult) -> str:
         lines.append("failures:")
         for r in failed:
             category = r.error_category.value if r.error_category else r.status.value
-            lines.append(f"  {r.status.value.upper()} {r.key} [{category}]: {r.message}")
+            mark = " (quarantined)" if r.test_id in run.quarantined else ""
+            lines.append(f"  {r.status.value.upper()} {r.key}{mark} [{category}]: {r.message}")
     skipped: dict[str, int] = {}
     for r in run.results:
         if r.status is Status.SKIPPED:
@@ -102,7 +109,8 @@ def print_summary(run: RunResult, stream: TextIO, *, tty: bool = False) -> None:
         table.add_column("message", overflow="fold")
         for r in failed:
             category = r.error_category.value if r.error_category else ""
-            table.add_row(r.key, f"{r.status.value} ({category})", r.message)
+            mark = " quarantined" if r.test_id in run.quarantined else ""
+            table.add_row(r.key, f"{r.status.value} ({category}){mark}", r.message)
         console.print(table)
     style = "green" if run.ok else "red"
     console.print(counts_line(run), style=style, markup=False, highlight=False)
@@ -112,10 +120,27 @@ def print_summary(run: RunResult, stream: TextIO, *, tty: bool = False) -> None:
 
 
 def run_json(run: RunResult) -> dict[str, Any]:
-    """The run as JSON data: every result with its checks, attempts and snapshots."""
+    """The run as JSON data: every result with its checks, attempts and snapshots.
+
+    Each result's ``attempts`` lists every try: ``number``, ``status_code``,
+    ``error_category``, ``error``, ``started_at`` and ``duration_ms`` (elapsed).
+    ``counts`` and ``retries`` are added on top; without them the data validates
+    back into the same ``RunResult``.
+    """
     data = run.model_dump(mode="json")
     data["counts"] = run.counts
+    data["retries"] = retry_summary(run)
     return data
+
+
+def retry_summary(run: RunResult) -> dict[str, Any]:
+    """Which results needed more than one attempt, and how many attempts in all."""
+    retried = [r for r in run.results if len(r.attempts) > 1]
+    return {
+        "attempts": sum(len(r.attempts) for r in run.results),
+        "retried": [r.key for r in retried],
+        "passed_after_retry": [r.key for r in run.results if r.passed_after_retry],
+    }
 
 
 def write_json(run: RunResult, path: str | Path) -> None:
@@ -170,10 +195,57 @@ def junit_xml(run: RunResult) -> str:
         elif r.status is Status.SKIPPED:
             ET.SubElement(case, "skipped", {"message": r.message, "type": category})
         if r.attempts:
-            out = ET.SubElement(case, "system-out")
-            out.text = "\n".join(_attempt_line(a) for a in r.attempts)
+            _attempts_xml(case, r)
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _attempts_xml(case: ET.Element, r: TestResult) -> None:
+    """Every attempt as testcase properties, and as lines in system-out.
+
+    Properties ``attempt.<n>.status_code``, ``.error`` (category: text) and
+    ``.elapsed_ms``, plus ``attempts`` and ``passed_after_retry``. A result that
+    passed after a retry also gets a Surefire-style ``flakyError`` per failed
+    attempt, which Jenkins shows as a flaky test.
+    """
+    # properties come first in a testcase (the JUnit schema's order)
+    props = ET.Element("properties")
+    case.insert(0, props)
+    ET.SubElement(props, "property", {"name": "attempts", "value": str(len(r.attempts))})
+    ET.SubElement(
+        props,
+        "property",
+        {"name": "passed_after_retry", "value": "true" if r.passed_after_retry else "false"},
+    )
+    for a in r.attempts:
+        prefix = f"attempt.{a.number}"
+        if a.status_code is not None:
+            ET.SubElement(
+                props, "property", {"name": f"{prefix}.status_code", "value": str(a.status_code)}
+            )
+        if a.error or a.error_category:
+            ET.SubElement(props, "property", {"name": f"{prefix}.error", "value": _error(a)})
+        ET.SubElement(
+            props, "property", {"name": f"{prefix}.elapsed_ms", "value": f"{a.duration_ms:.1f}"}
+        )
+    if r.passed_after_retry:
+        for a in r.attempts[:-1]:
+            ET.SubElement(
+                case,
+                "flakyError",
+                {
+                    "message": _attempt_line(a),
+                    "type": a.error_category.value if a.error_category else "",
+                },
+            )
+    out = ET.SubElement(case, "system-out")
+    out.text = "\n".join(_attempt_line(a) for a in r.attempts)
+
+
+def _error(attempt: Any) -> str:
+    category = attempt.error_category.value if attempt.error_category else ""
+    text = attempt.error or ""
+    return f"{category}: {text}" if category and text else category or text
 
 
 def _attempt_line(attempt: Any) -> str:
