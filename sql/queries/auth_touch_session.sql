@@ -1,0 +1,2 @@
+-- A session was refreshed.
+update auth.sessions set refreshed_at = now()::timestamp, updated_at = now() where id = %(id)s;
