@@ -29,3 +29,9 @@ def bootstrap_file() -> Path:
 def query(name: str) -> str:
     """The text of ``sql/queries/<name>.sql``."""
     return (sql_root() / "queries" / f"{name}.sql").read_text(encoding="utf-8")
+
+
+@cache
+def serve_sql(name: str) -> str:
+    """The text of ``sql/serve/<name>.sql``: local-only SQL of ``serve``, never a migration."""
+    return (sql_root() / "serve" / f"{name}.sql").read_text(encoding="utf-8")

@@ -1,0 +1,1 @@
+select realtime.local_sync_change_triggers()
