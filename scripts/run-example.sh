@@ -9,6 +9,7 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
+bash scripts/install-browser.sh --web-only  # supabase-js for the web UI of `runner serve`
 
 .venv/bin/python -m runner db migrate
 .venv/bin/python -m runner run-suite examples/shop.yaml "$@"

@@ -11,6 +11,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip 2>/dev/null || true
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+bash scripts/install-browser.sh  # chromium and web/node_modules for tests/browser
 
 echo "== ruff"
 .venv/bin/ruff check src tests examples tools

@@ -1,0 +1,1 @@
+../node_modules/@supabase/supabase-js/dist/umd/supabase.js
