@@ -18,7 +18,8 @@
 --   run          {trigger, total_tests, metadata}
 --   order        [test keys in planned order]
 -- Unchanged rows (same content hash) are not written: re-syncing an unchanged suite
--- writes nothing but the run.
+-- writes nothing but the run. The answer: {run_id, project_id, suite_id,
+-- environment_id, case_ids: {stable id: uuid}, quarantined: [stable ids]}.
 
 create function public.start_suite_run(p_request jsonb) returns jsonb
 language plpgsql
@@ -39,6 +40,7 @@ declare
     v_env_id uuid;
     v_run_id uuid;
     v_case_ids jsonb;
+    v_metadata jsonb;
 begin
     if v_org_slug is null or v_project_slug is null or v_suite is null
        or v_suite ->> 'slug' is null or v_suite ->> 'name' is null then
@@ -95,6 +97,12 @@ begin
       from pg_catalog.jsonb_to_recordset(v_cases) as c (
            stable_id text, name text, description text, tags text[], enabled boolean,
            sort_order integer, definition jsonb, content_hash text)
+     -- unchanged cases are not even proposed: each proposed row fires the
+     -- BEFORE INSERT triggers, which for thousands of tests costs seconds
+     where not exists (
+           select 1 from public.test_cases as x
+            where x.suite_id = v_suite_id and x.stable_id = c.stable_id
+              and x.content_hash is not distinct from c.content_hash)
     on conflict (suite_id, stable_id) do update
        set name = excluded.name,
            description = excluded.description,
@@ -116,6 +124,10 @@ begin
       from pg_catalog.jsonb_to_recordset(v_edges) as e (test text, dep text, type text)
       join public.test_cases as t on t.suite_id = v_suite_id and t.stable_id = e.test
       join public.test_cases as d on d.suite_id = v_suite_id and d.stable_id = e.dep
+     where not exists (
+           select 1 from public.test_dependencies as x
+            where x.test_case_id = t.id and x.depends_on_test_case_id = d.id
+              and x.dependency_type = e.type)
     on conflict (test_case_id, depends_on_test_case_id) do update
        set dependency_type = excluded.dependency_type
      where td.dependency_type is distinct from excluded.dependency_type;
@@ -154,7 +166,7 @@ begin
     values (v_project_id, v_suite_id, v_suite ->> 'name', v_environment_id, v_env_name,
             coalesce(v_run ->> 'trigger', 'cli'), coalesce((v_run ->> 'total_tests')::integer, 0),
             coalesce(v_run -> 'metadata', '{}'::jsonb))
-    returning id into v_run_id;
+    returning id, metadata into v_run_id, v_metadata;
 
     perform public.init_run_context(v_run_id, coalesce(p_request -> 'order', '[]'::jsonb));
 
@@ -167,7 +179,9 @@ begin
         'project_id', v_project_id,
         'suite_id', v_suite_id,
         'environment_id', v_environment_id,
-        'case_ids', coalesce(v_case_ids, '{}'::jsonb));
+        'case_ids', coalesce(v_case_ids, '{}'::jsonb),
+        -- the suite's quarantined tests, as noted on the run by its insert trigger
+        'quarantined', coalesce(v_metadata -> 'quarantined_tests', '[]'::jsonb));
 end;
 $$;
 comment on function public.start_suite_run(jsonb) is

@@ -1,9 +1,14 @@
-"""Whole suites against the demo shop API, recorded by PostgresStore in a real database."""
+"""Whole suites against the demo shop API, recorded in a real database by both stores.
+
+Each test runs twice: with PostgresStore on a direct connection, and with
+SupabaseStore through a live ``serve`` (REST/RPC with the service_role key).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +24,9 @@ from runner.plan import build_plan
 from runner.settings import Settings
 from runner.store.catalog import load_suite_by_name
 from runner.store.postgres import PostgresStore
+from runner.store.supabase import SupabaseStore
 from support import load_example
+from support_serve import serving
 
 pytestmark = pytest.mark.db
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,8 +51,24 @@ def rows(url: str, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
         return conn.execute(sql, params).fetchall()
 
 
-async def run_shop(url: str, tmp_path: Path, **kwargs: Any) -> Any:
-    store = PostgresStore(Target(url, embedded=True), spill_dir=tmp_path / "spill")
+MakeStore = Callable[[], Any]
+
+
+@pytest.fixture(params=["postgres", "supabase"])
+def recorder(
+    request: pytest.FixtureRequest, migrated_db: str, tmp_path: Path
+) -> Iterator[MakeStore]:
+    """Makes the store under test, recording into ``migrated_db``."""
+    spill = tmp_path / "spill"
+    if request.param == "postgres":
+        yield lambda: PostgresStore(Target(migrated_db, embedded=True), spill_dir=spill)
+        return
+    with serving(migrated_db) as handle:
+        yield lambda: SupabaseStore(handle.url, handle.service_role_key, spill_dir=spill)
+
+
+async def run_shop(recorder: MakeStore, **kwargs: Any) -> Any:
+    store = recorder()
     async with store, shop_client() as client:
         result = await run_suite(
             kwargs.pop("suite", SHOP),
@@ -61,9 +84,11 @@ async def run_shop(url: str, tmp_path: Path, **kwargs: Any) -> Any:
     return result, store
 
 
-async def test_example_suite_is_recorded_row_for_row(migrated_db: str, tmp_path: Path) -> None:
+async def test_example_suite_is_recorded_row_for_row(
+    migrated_db: str, tmp_path: Path, recorder: MakeStore
+) -> None:
     """Every result of the example suite lands in test_results with checks and attempts."""
-    result, store = await run_shop(migrated_db, tmp_path)
+    result, store = await run_shop(recorder)
     assert result.ok, [r.message for r in result.results if r.status != Status.PASSED]
     run = rows(
         migrated_db,
@@ -93,10 +118,10 @@ async def test_example_suite_is_recorded_row_for_row(migrated_db: str, tmp_path:
 
 
 async def test_context_holds_captures_with_tokens_redacted(
-    migrated_db: str, tmp_path: Path
+    migrated_db: str, tmp_path: Path, recorder: MakeStore
 ) -> None:
     """The execution context has each test's captures; tokens and secrets are redacted."""
-    result, _ = await run_shop(migrated_db, tmp_path)
+    result, _ = await run_shop(recorder)
     (ctx,) = rows(
         migrated_db,
         "select captured_data, shared_auth_tokens, test_order from test_execution_context "
@@ -110,9 +135,11 @@ async def test_context_holds_captures_with_tokens_redacted(
     assert order == list(build_plan(load_suite(SHOP)).order)
 
 
-async def test_no_token_value_reaches_any_table(migrated_db: str, tmp_path: Path) -> None:
+async def test_no_token_value_reaches_any_table(
+    migrated_db: str, tmp_path: Path, recorder: MakeStore
+) -> None:
     """No bearer token value issued by the shop appears in results, details or context."""
-    result, _ = await run_shop(migrated_db, tmp_path)
+    result, _ = await run_shop(recorder)
     dump = json.dumps(
         rows(
             migrated_db,
@@ -135,9 +162,11 @@ def shop_api_tokens() -> list[str]:
     return [*shop.tokens, *shop.refresh]
 
 
-async def test_resync_of_unchanged_suite_writes_nothing(migrated_db: str, tmp_path: Path) -> None:
+async def test_resync_of_unchanged_suite_writes_nothing(
+    migrated_db: str, tmp_path: Path, recorder: MakeStore
+) -> None:
     """Syncing the same file twice leaves configuration rows untouched (same xmin)."""
-    await run_shop(migrated_db, tmp_path)
+    await run_shop(recorder)
     config = (
         "select 'case', stable_id, xmin::text from test_cases union all "
         "select 'suite', slug, xmin::text from test_suites union all "
@@ -146,12 +175,12 @@ async def test_resync_of_unchanged_suite_writes_nothing(migrated_db: str, tmp_pa
         "select 'audit', count(*)::text, '' from audit_log"
     )
     before = sorted(rows(migrated_db, config))
-    await run_shop(migrated_db, tmp_path)
+    await run_shop(recorder)
     assert sorted(rows(migrated_db, config)) == before
 
 
 async def test_changed_test_is_updated_and_removed_test_pruned(
-    migrated_db: str, tmp_path: Path
+    migrated_db: str, tmp_path: Path, recorder: MakeStore
 ) -> None:
     """A sync after editing the file updates the changed case and drops the removed one."""
     text = """
@@ -165,13 +194,13 @@ tests:
     request: {url: /health}
 """
     loaded = load_suite_text(text, file="mini.yaml", base_dir=tmp_path)
-    await run_shop(migrated_db, tmp_path, suite=loaded)
+    await run_shop(recorder, suite=loaded)
     edited = load_suite_text(
         text.replace("status: 200", "status: [200, 204]").split("  - id: health2")[0],
         file="mini.yaml",
         base_dir=tmp_path,
     )
-    await run_shop(migrated_db, tmp_path, suite=edited)
+    await run_shop(recorder, suite=edited)
     cases = rows(
         migrated_db,
         "select c.stable_id, c.definition->'checks'->'status' from test_cases c "
@@ -181,7 +210,7 @@ tests:
 
 
 async def test_failure_blocks_dependents_and_fails_the_run(
-    migrated_db: str, tmp_path: Path
+    migrated_db: str, tmp_path: Path, recorder: MakeStore
 ) -> None:
     """A failing login is recorded failed, its dependents skipped as blocked, the run failed."""
     text = """
@@ -201,7 +230,7 @@ tests:
       headers: {Authorization: "Bearer {{ captured_data.login.token }}"}
 """
     loaded = load_suite_text(text, file="broken.yaml", base_dir=tmp_path)
-    result, _ = await run_shop(migrated_db, tmp_path, suite=loaded)
+    result, _ = await run_shop(recorder, suite=loaded)
     assert result.status == RunStatus.FAILED
     stored = dict(
         rows(
@@ -221,18 +250,22 @@ tests:
     assert run == ("failed", 1, 1)
 
 
-async def test_stored_suite_runs_by_name(migrated_db: str, tmp_path: Path) -> None:
+async def test_stored_suite_runs_by_name(
+    migrated_db: str, tmp_path: Path, recorder: MakeStore
+) -> None:
     """After one run from the file, the suite can be rebuilt from the tables by name."""
-    await run_shop(migrated_db, tmp_path)
+    await run_shop(recorder)
     settings = Settings(_env_file=None, RUNNER_DATABASE_URL=migrated_db)  # type: ignore[call-arg]
     loaded = await load_suite_by_name(settings, load_suite(SHOP).suite.name)
     original = load_suite(SHOP)
     assert [t.id for t in loaded.suite.tests] == [t.id for t in original.suite.tests]
-    result, _ = await run_shop(migrated_db, tmp_path, suite=loaded)
+    result, _ = await run_shop(recorder, suite=loaded)
     assert result.ok
 
 
-async def test_interrupted_run_keeps_finished_results(migrated_db: str, tmp_path: Path) -> None:
+async def test_interrupted_run_keeps_finished_results(
+    migrated_db: str, tmp_path: Path, recorder: MakeStore
+) -> None:
     """Cancelling a run mid-way keeps what finished and marks the run interrupted."""
     release = asyncio.Event()
     started = asyncio.Event()
@@ -257,7 +290,7 @@ tests:
     depends_on: [second]
 """
     loaded = load_suite_text(text, file="interrupt.yaml", base_dir=tmp_path)
-    store = PostgresStore(Target(migrated_db, embedded=True), spill_dir=tmp_path / "spill")
+    store = recorder()
     async with store, httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
         task = asyncio.create_task(
             run_suite(loaded, store=store, client=client, services=(), environ={}, concurrency=1)

@@ -31,7 +31,14 @@ def register(sub: Any) -> None:
     p.add_argument("--test", action="append", default=[], help="run this test id (repeat)")
     p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
     p.add_argument("--json", metavar="FILE", help="write the full result as JSON")
+    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
+    p.add_argument("--markdown", metavar="FILE", help="write a Markdown summary (CI job summary)")
     p.add_argument("--no-store", action="store_true", help="record nothing in the database")
+    p.add_argument(
+        "--watch",
+        action="store_true",
+        help="show the run live as Realtime delivers it (needs SUPABASE_URL/KEY or serve)",
+    )
     p.add_argument("--base-url", help="override the base URL of the suite and environment")
     p.add_argument(
         "--var", action="append", default=[], metavar="KEY=VALUE", help="set env.KEY (repeat)"
@@ -128,18 +135,35 @@ async def _run(args: argparse.Namespace) -> int:
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop.add_signal_handler(signal.SIGTERM, on_term)
 
+    watching = None
+    if args.watch:
+        if args.no_store:
+            raise ConfigError("--watch needs a recorded run: drop --no-store")
+        from runner.watch import connection_from_settings
+
+        watching = connection_from_settings(settings)  # a missing URL/key fails first
+    watcher: list[asyncio.Task[Any]] = []
+
     seed = new_seed() if args.seed is None else args.seed
     gc_thresholds = gc.get_threshold()
     tty = sys.stdout.isatty()
     partial: list[RunResult] = []
     try:
-        loaded = await _load(settings, args.suite)
         # This process is ours alone: results pile up for the whole run, and with the
         # default thresholds the collector re-walks that growing heap again and again
         # (measured: ~100 µs a test, as much as httpx's own work). Freezing what is
         # loaded and collecting the young generation less often keeps that off the
-        # per-test path; cycles are still collected.
-        gc.freeze()
+        # per-test path; cycles are still collected. The collector is off while the
+        # suite loads and until it is frozen: otherwise the loader ends with one walk
+        # over every object it made (~0.5 s at 100,000 tests), only to freeze them.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            loaded = await _load(settings, args.suite)
+            gc.freeze()
+        finally:
+            if was_enabled:
+                gc.enable()
         gc.set_threshold(50_000, 20, 20)
         async with contextlib.AsyncExitStack() as stack:
             store: Store
@@ -155,7 +179,11 @@ async def _run(args: argparse.Namespace) -> int:
                 if event.kind == "run_started":
                     # the seed reproduces uuid()/random_*() values and retry jitter
                     print(f"running {loaded.suite.name} (seed {seed})", flush=True)
-                progress(event)
+                    run_id = getattr(store, "run_id", None)
+                    if watching is not None and run_id:
+                        watcher.append(asyncio.create_task(_watch(watching, run_id)))
+                if watching is None:
+                    progress(event)
                 if event.kind == "run_finished" and event.run is not None:
                     partial.append(event.run)
 
@@ -175,9 +203,19 @@ async def _run(args: argparse.Namespace) -> int:
                 on_event=on_event,
                 trigger="cli",
             )
+            if watcher:
+                await _finish_watch(watcher[0])
+            analysis = None
+            if result.run_id is not None:  # recorded: regressions etc. of the run
+                # (not imported for --no-store: it pulls in psycopg, ~80 ms of start-up)
+                from runner.analytics import analysis_for_store
+
+                analysis = await analysis_for_store(store, result.run_id)
     except asyncio.CancelledError:
+        for pending in watcher:
+            pending.cancel()
         if partial:
-            _write_reports(args, partial[-1])
+            _write_reports(args, partial[-1], loaded)
         if not terminated:
             raise  # Ctrl-C: asyncio.run turns this into KeyboardInterrupt for cli.main
         if task is not None:
@@ -193,11 +231,38 @@ async def _run(args: argparse.Namespace) -> int:
     from runner.report import print_summary
 
     print_summary(result, sys.stdout, tty=tty)
-    _write_reports(args, result)
+    if analysis is not None:
+        from runner.analytics import print_analysis
+
+        print_analysis(analysis, sys.stdout)
+    _write_reports(args, result, loaded, analysis)
     return EXIT_OK if result.ok else EXIT_TESTS_FAILED
 
 
-def _write_reports(args: argparse.Namespace, result: RunResult) -> None:
+async def _watch(connection: Any, run_id: str) -> None:
+    """``--watch``: follow the run over Realtime, printing as events arrive."""
+    from runner.watch import watch_run
+
+    await watch_run(connection, run_id, emit=lambda line: print(line, flush=True))
+
+
+async def _finish_watch(task: Any) -> None:
+    """Let the watcher see ``run_completed``; a watcher problem never fails the run."""
+    import asyncio
+    import sys
+
+    try:
+        async with asyncio.timeout(30):
+            await task
+    except Exception as exc:  # the run is recorded either way: say so, go on
+        task.cancel()
+        message = str(exc) or type(exc).__name__
+        print(f"warning: --watch stopped: {message}", file=sys.stderr)
+
+
+def _write_reports(
+    args: argparse.Namespace, result: RunResult, loaded: LoadedSuite, analysis: Any = None
+) -> None:
     from runner.errors import ConfigError
     from runner.report import write_json, write_junit
 
@@ -207,3 +272,9 @@ def _write_reports(args: argparse.Namespace, result: RunResult) -> None:
                 write(result, path)
             except OSError as exc:
                 raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+    if args.html or args.markdown:
+        from runner.reports import write_run_reports
+
+        write_run_reports(
+            result, loaded=loaded, html=args.html, markdown=args.markdown, analysis=analysis
+        )

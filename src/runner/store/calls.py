@@ -60,22 +60,23 @@ def batch_calls(run_id: str, batch: Sequence[Op]) -> list[Call]:
     """The function calls that write one batch, in the order they must run.
 
     Tests started come first (their events precede the results of the same batch),
-    then context changes in queue order, then all results in one call.
+    then every capture of the batch in one merge (each merge rewrites the whole
+    captured data, so one call per capture made a run's merges quadratic), then
+    tokens and variables in queue order, then all results in one call.
     """
     started = [payload for kind, payload in batch if kind == "started"]
     results = [payload for kind, payload in batch if kind == "result"]
+    captures: dict[str, dict[str, Any]] = {}
+    for kind, payload in batch:
+        if kind == "capture":
+            captures.setdefault(payload[0], {}).update(payload[1])
     calls: list[Call] = []
     if started:
         calls.append(("tests_started", {"p_run_id": run_id, "p_test_keys": started}))
+    if captures:
+        calls.append(("merge_captured_data_many", {"p_run_id": run_id, "p_data": captures}))
     for kind, payload in batch:
-        if kind == "capture":
-            calls.append(
-                (
-                    "merge_captured_data",
-                    {"p_run_id": run_id, "p_test_key": payload[0], "p_data": payload[1]},
-                )
-            )
-        elif kind == "token":
+        if kind == "token":
             calls.append(
                 (
                     "set_shared_auth_token",

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from runner.crypto import SecretBox, sealed_object
@@ -20,11 +21,24 @@ from runner.database import Target, connect, describe
 from runner.errors import DatabaseError
 from runner.identity import Identity, apply_identity
 from runner.models import RunStatus, TestResult
-from runner.redact import REDACTED
-from runner.sqlfiles import query
 from runner.store.base import RunInfo
-from runner.store.sync import sync_suite
+from runner.store.calls import batch_calls, context_ops, redact_only
+from runner.store.sync import StartedRun, run_request
 from runner.store.writer import BatchWriter, Op
+
+JSON_ARGUMENTS = frozenset({"p_data", "p_vars", "p_results", "p_request"})
+"""Arguments of our run functions that are jsonb (the others are text, uuid or text[])."""
+
+
+def call_statement(function: str, args: dict[str, Any]) -> tuple[sql.Composed, list[Any]]:
+    """``select public.<function>(p_a => %s, ...)`` with named arguments, as RPC calls it."""
+    names = list(args)
+    statement = sql.SQL("select public.{}({})").format(
+        sql.Identifier(function),
+        sql.SQL(", ").join(sql.SQL("{} => %s").format(sql.Identifier(n)) for n in names),
+    )
+    values = [Jsonb(args[n]) if n in JSON_ARGUMENTS else args[n] for n in names]
+    return statement, values
 
 
 def result_row(result: TestResult, case_ids: dict[str, str]) -> dict[str, Any]:
@@ -74,6 +88,8 @@ class PostgresStore:
         self.max_batch = max_batch
         self.run_id: str | None = None
         self.case_ids: dict[str, str] = {}
+        self.quarantined: frozenset[str] = frozenset()
+        """Test ids quarantined when the run started (read by ``start_run``)."""
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self.writer: BatchWriter | None = None
 
@@ -96,51 +112,35 @@ class PostgresStore:
         return self._conn
 
     async def start_run(self, info: RunInfo) -> str | None:
-        """Sync the suite, create the run and its context, all in one transaction."""
+        """Sync the suite and create the run and its context: ``public.start_suite_run``.
+
+        The same function SupabaseStore calls over RPC, so both paths share the rules.
+        """
+        request = run_request(info, organization=self.organization, project=self.project)
         try:
             async with self.conn.transaction():
                 await apply_identity(self.conn, self.identity)
-                synced = await sync_suite(
-                    self.conn,
-                    suite=info.suite,
-                    rows=info.rows,
-                    edges=info.edges,
-                    environment=info.environment,
-                    organization=self.organization,
-                    project=self.project,
-                )
                 cur = await self.conn.execute(
-                    query("create_run"),
-                    {
-                        "project_id": synced.project_id,
-                        "suite_id": synced.suite_id,
-                        "suite_name": info.suite.name,
-                        "environment_id": synced.environment_id,
-                        "environment_name": info.environment,
-                        "trigger": info.trigger,
-                        "total_tests": info.total,
-                        "metadata": Jsonb(info.metadata),
-                    },
+                    "select public.start_suite_run(%s)", (Jsonb(request),)
                 )
                 row = await cur.fetchone()
                 assert row is not None
-                run_id = str(row[0])
-                await self.conn.execute(
-                    "select public.init_run_context(%s, %s)", (run_id, Jsonb(list(info.order)))
-                )
         except psycopg.Error as exc:
             raise DatabaseError(
                 f"cannot record the run: {describe(exc)}{self._refused(exc)}"
             ) from None
-        self.run_id = run_id
-        self.case_ids = synced.case_ids
+        started = StartedRun.from_json(row[0])
+        self.run_id = started.run_id
+        self.case_ids = started.case_ids
+        # quarantined tests run, but their failures do not fail the run
+        self.quarantined = started.quarantined
         self.writer = BatchWriter(
             self._flush,
-            self.spill_dir / f"run-{run_id}.jsonl",
+            self.spill_dir / f"run-{started.run_id}.jsonl",
             max_batch=self.max_batch,
         )
         self.writer.start()
-        return run_id
+        return started.run_id
 
     def _refused(self, exc: psycopg.Error) -> str:
         """A hint when row-level security refused a signed-in user."""
@@ -153,8 +153,9 @@ class PostgresStore:
         )
 
     async def test_started(self, test_key: str) -> None:
-        """Nothing to write yet: results carry their start time."""
-        return None
+        """Queue a start; the batch announces its starts in one ``tests_started`` call."""
+        if self.writer is not None:
+            self.writer.put("started", test_key)
 
     async def record_result(self, result: TestResult) -> None:
         """Queue a result; written with the next batch."""
@@ -173,33 +174,16 @@ class PostgresStore:
 
         With a ``cipher`` they are sealed (``{"enc": "v1:<key id>:..."}`` in
         captured_data, the sealed string as the token), else replaced by
-        ``[REDACTED]``. A published variable whose value is one of those secrets is
-        treated the same way.
+        ``[REDACTED]`` (see ``runner.store.calls.context_ops``).
         """
         if self.writer is None:
             return
-        # a capture published as a token is a secret even without ``secret: true``
-        secrets: list[Any] = list(tokens.values())
-        secrets.extend(v for k, v in captured.items() if k in secret_keys)
-        if captured:
-            shown = {
-                k: (self._hide(v, as_object=True) if k in secret_keys or v in secrets else v)
-                for k, v in captured.items()
-            }
-            self.writer.put("capture", [test_id, shown])
-        for name, token in tokens.items():
-            self.writer.put("token", [name, self._hide(token, as_object=False)])
-        if variables:
-            if secrets:
-                variables = {
-                    k: (self._hide(v, as_object=True) if v in secrets else v)
-                    for k, v in variables.items()
-                }
-            self.writer.put("variables", variables)
+        hide = redact_only if self.cipher is None else self._seal
+        for kind, payload in context_ops(test_id, captured, tokens, variables, secret_keys, hide):
+            self.writer.put(kind, payload)
 
-    def _hide(self, value: Any, *, as_object: bool) -> Any:
-        if self.cipher is None:
-            return REDACTED
+    def _seal(self, value: Any, as_object: bool) -> Any:
+        assert self.cipher is not None
         return sealed_object(self.cipher, value) if as_object else self.cipher.seal(value)
 
     async def finish_run(self, status: RunStatus) -> None:
@@ -218,28 +202,12 @@ class PostgresStore:
             raise DatabaseError(f"cannot finish run {self.run_id}: {describe(exc)}") from None
 
     async def _flush(self, batch: Sequence[Op]) -> None:
-        results = [payload for kind, payload in batch if kind == "result"]
+        assert self.run_id is not None
         # pipeline mode: the batch's statements go out together and their answers are
-        # read together, one round trip per batch instead of one per capture or token
+        # read together, one round trip and one transaction per batch
         async with self.conn.transaction(), self.conn.pipeline():
             await apply_identity(self.conn, self.identity)
-            for kind, payload in batch:
-                if kind == "capture":
-                    await self.conn.execute(
-                        "select public.merge_captured_data(%s, %s, %s)",
-                        (self.run_id, payload[0], Jsonb(payload[1])),
-                    )
-                elif kind == "token":
-                    await self.conn.execute(
-                        "select public.set_shared_auth_token(%s, %s, %s)",
-                        (self.run_id, payload[0], payload[1]),
-                    )
-                elif kind == "variables":
-                    await self.conn.execute(
-                        "select public.set_shared_variables(%s, %s)",
-                        (self.run_id, Jsonb(payload)),
-                    )
-            if results:
-                await self.conn.execute(
-                    "select public.record_results(%s, %s)", (self.run_id, Jsonb(results))
-                )
+            # the daily percentiles are computed once, when the run finishes (0013)
+            await self.conn.execute("select set_config('runner.defer_metrics', 'on', true)")
+            for function, args in batch_calls(self.run_id, batch):
+                await self.conn.execute(*call_statement(function, args))

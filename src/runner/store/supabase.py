@@ -68,6 +68,8 @@ class SupabaseStore:
         self.cipher = cipher
         self.run_id: str | None = None
         self.case_ids: dict[str, str] = {}
+        self.quarantined: frozenset[str] = frozenset()
+        """Test ids quarantined when the run started (their failures do not fail it)."""
         self.writer: BatchWriter | None = None
         self._client: AsyncClient | None = None
 
@@ -116,6 +118,7 @@ class SupabaseStore:
         started = StartedRun.from_json(data)
         self.run_id = started.run_id
         self.case_ids = started.case_ids
+        self.quarantined = started.quarantined
         self.writer = BatchWriter(
             self._flush, self.spill_dir / f"run-{started.run_id}.jsonl", max_batch=self.max_batch
         )

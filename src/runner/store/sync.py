@@ -1,8 +1,10 @@
 """Sync a suite into the configuration tables, idempotently, keyed by stable ids.
 
-Every row carries a content hash of what it was made from; upserts only write rows
-whose hash changed, so re-syncing an unchanged file writes nothing (no new row
-versions, no ``updated_at`` bumps, no audit entries).
+``run_request`` builds the document ``public.start_suite_run`` takes; the function
+does the writing (both stores call it). Every row carries a content hash of what it
+was made from and only rows whose hash changed are written, so re-syncing an
+unchanged file writes nothing (no new row versions, no ``updated_at`` bumps, no audit
+entries).
 """
 
 from __future__ import annotations
@@ -15,10 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
 from runner.models import Suite
-from runner.sqlfiles import query
 from runner.store.base import RunInfo
 
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
@@ -69,107 +68,6 @@ def case_definitions(
             }
         )
     return cases
-
-
-@dataclass(frozen=True)
-class SyncedSuite:
-    """Ids the run needs after a sync."""
-
-    project_id: str
-    suite_id: str
-    environment_id: str | None
-    case_ids: dict[str, str]
-
-
-async def sync_suite(
-    conn: Any,
-    *,
-    suite: Suite,
-    rows: Mapping[str, Iterable[Mapping[str, Any]]],
-    edges: Iterable[tuple[str, str, str]],
-    environment: str | None,
-    organization: str,
-    project: str | None,
-) -> SyncedSuite:
-    """Mirror ``suite`` into organisations/projects/suites/cases/dependencies/environments.
-
-    Runs inside the caller's transaction. ``edges`` are (dependency, test, type).
-    """
-    org_slug = slugify(organization, fallback="local")
-    project_slug = slugify(project or suite.name)
-    await conn.execute(query("ensure_organization"), {"name": organization, "slug": org_slug})
-    await conn.execute(
-        query("ensure_project"),
-        {"name": project or suite.name, "slug": project_slug, "org_slug": org_slug},
-    )
-    row = await (
-        await conn.execute(query("find_project"), {"org_slug": org_slug, "slug": project_slug})
-    ).fetchone()
-    project_id = str(row[0])
-
-    settings = suite_settings(suite)
-    suite_slug = slugify(suite.name)
-    await conn.execute(
-        query("sync_suite"),
-        {
-            "project_id": project_id,
-            "name": suite.name,
-            "slug": suite_slug,
-            "description": suite.description,
-            # absolute, so a suite run later by name finds its services' folder
-            "source_path": _absolute(suite.source_path),
-            "settings": Jsonb(settings),
-            "content_hash": content_hash(settings),
-        },
-    )
-    row = await (
-        await conn.execute(query("find_suite"), {"project_id": project_id, "slug": suite_slug})
-    ).fetchone()
-    suite_id = str(row[0])
-
-    cases = case_definitions(suite, rows)
-    await conn.execute(
-        query("sync_cases"),
-        {"project_id": project_id, "suite_id": suite_id, "cases": Jsonb(cases)},
-    )
-    await conn.execute(
-        query("prune_cases"),
-        {"suite_id": suite_id, "stable_ids": [c["stable_id"] for c in cases]},
-    )
-    all_edges = {(dep, test): kind for dep, test, kind in edges}
-    for test in suite.tests:
-        for explicit in test.depends_on:
-            all_edges[(explicit.test, test.id)] = explicit.type
-    edge_rows = [{"dep": d, "test": t, "type": k} for (d, t), k in sorted(all_edges.items())]
-    await conn.execute(
-        query("sync_dependencies"), {"suite_id": suite_id, "edges": Jsonb(edge_rows)}
-    )
-    await conn.execute(
-        query("prune_dependencies"),
-        {"suite_id": suite_id, "pairs": [f"{t} {d}" for (d, t) in all_edges]},
-    )
-
-    environment_id = None
-    for name, env in suite.environments.items():
-        await conn.execute(
-            query("sync_environment"),
-            {"project_id": project_id, "name": name, "base_url": env.base_url or suite.base_url},
-        )
-        found = await (
-            await conn.execute(query("find_environment"), {"project_id": project_id, "name": name})
-        ).fetchone()
-        env_id = str(found[0])
-        plain = {k: v if isinstance(v, str) else json.dumps(v) for k, v in env.variables.items()}
-        if plain:
-            await conn.execute(
-                query("sync_variables"),
-                {"project_id": project_id, "environment_id": env_id, "variables": Jsonb(plain)},
-            )
-        if name == environment:
-            environment_id = env_id
-
-    ids = await (await conn.execute(query("case_ids"), {"suite_id": suite_id})).fetchall()
-    return SyncedSuite(project_id, suite_id, environment_id, {s: str(i) for s, i in ids})
 
 
 def run_request(
@@ -227,6 +125,8 @@ class StartedRun:
     suite_id: str
     environment_id: str | None
     case_ids: dict[str, str]
+    quarantined: frozenset[str] = frozenset()
+    """Tests whose failures do not fail the run (quarantined when it started)."""
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> StartedRun:
@@ -238,4 +138,5 @@ class StartedRun:
             suite_id=str(data["suite_id"]),
             environment_id=str(env) if env else None,
             case_ids={str(k): str(v) for k, v in dict(data.get("case_ids") or {}).items()},
+            quarantined=frozenset(str(t) for t in data.get("quarantined") or ()),
         )
