@@ -181,6 +181,24 @@ class Settings(BaseSettings):
         # ``RUNNER_WEBHOOK_TEMPLATE=`` as copied from .env.example means "not set"
         return None if isinstance(value, str) and not value.strip() else value
 
+    archive_dir: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("RUNNER_ARCHIVE_DIR"),
+        description="Where `retention` writes archives; unset means <data dir>/archive.",
+    )
+    archive_bucket: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("RUNNER_ARCHIVE_BUCKET"),
+        description="Supabase Storage bucket for retention archives (SUPABASE_URL + service key).",
+    )
+    retention_chunk_size: int = Field(
+        default=5000,
+        ge=1,
+        le=1_000_000,
+        validation_alias=AliasChoices("RUNNER_RETENTION_CHUNK_SIZE"),
+        description="Rows per retention chunk (one transaction each).",
+    )
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:

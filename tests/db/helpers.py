@@ -57,6 +57,12 @@ TARGET_ROW = {
     "test_run_history": "history",
     "failure_analysis": "failure",
     "audit_log": "audit",
+    "retention_policies": "retention_policy",
+    "performance_metrics_monthly": "metric_monthly",
+    "analytics_settings": "analytics_settings",
+    "test_quarantines": "quarantine",
+    "flaky_test_detections": "flaky_detection",
+    "performance_regressions": "regression",
 }
 """Which seeded row (a key of ``World.rows``) stands for each table; ``users`` is self's profile."""
 
@@ -309,6 +315,42 @@ def seed(url: str) -> World:
         )
         r["failure"] = _one(
             cur, "select id from failure_analysis where test_case_id = %s", (r["cart"],)
+        )
+        r["analytics_settings"] = _one(
+            cur, "select id from analytics_settings where project_id = %s", (r["project"],)
+        )
+        r["quarantine"] = _one(
+            cur,
+            "insert into test_quarantines (test_case_id, reason) values (%s, 'seeded') "
+            "returning id",
+            (r["login"],),
+        )
+        r["flaky_detection"] = _one(
+            cur,
+            "insert into flaky_test_detections (test_case_id, environment_id, window_days, "
+            "runs, failures, failure_rate, flips, flip_rate, recovered_on_retry, recovered_rate, "
+            "reasons) "
+            "values (%s, %s, 7, 3, 1, 0.33, 2, 1, 0, 0, '{failure_rate}') returning id",
+            (r["login"], r["environment"]),
+        )
+        r["regression"] = _one(
+            cur,
+            "insert into performance_regressions (test_case_id, environment_id, metric_date, "
+            "p95_ms, baseline_p95_ms, baseline_days, baseline_runs, ratio, threshold, explanation) "
+            "values (%s, %s, '2000-01-08', 130, 100, 7, 7, 1.3, 0.2, 'seeded') returning id",
+            (r["login"], r["environment"]),
+        )
+        r["retention_policy"] = _one(
+            cur,
+            "insert into retention_policies (project_id) values (%s) returning id",
+            (r["project"],),
+        )
+        r["metric_monthly"] = _one(
+            cur,
+            "insert into performance_metrics_monthly (test_case_id, environment_id, metric_month, "
+            "total_runs, successful_runs) "
+            "values (%s, %s, date_trunc('month', current_date)::date, 2, 1) returning id",
+            (r["login"], r["environment"]),
         )
         r["template"] = _one(
             cur,

@@ -55,6 +55,12 @@ performance_metrics     -     -     -     S     S     S     S     S     SIUD
 test_run_history        -     -     -     S     S     S     S     S     SIUD
 failure_analysis        -     -     -     S     S     S     S     S     SIUD
 audit_log               -     -     -     -     -     S     S     -     SI
+analytics_settings      -     -     -     S     SIU   SIU   SIU   S     SIUD
+test_quarantines        -     -     -     S     SIUD  SIUD  SIUD  S     SIUD
+flaky_test_detections   -     -     -     S     S     S     S     S     SIUD
+performance_regressions -     -     -     S     S     S     S     S     SIUD
+retention_policies      -     -     -     S     S     SIUD  SIUD  S     SIUD
+performance_metrics_monthly - -   -     S     S     S     S     S     SIUD
 """
 EXPECTED: dict[str, dict[str, str]] = {
     line.split()[0]: dict(zip(ACTORS, line.split()[1:], strict=True))
@@ -107,6 +113,18 @@ def _new_context(cur: psycopg.Cursor[Any], w: World, uid: uuid.UUID | None) -> A
     row = cur.fetchone()
     assert row is not None
     return _ins("insert into test_execution_context (run_id) values (%s)", row[0])
+
+
+def _new_analytics_settings(cur: psycopg.Cursor[Any], w: World, uid: uuid.UUID | None) -> Any:
+    # every project has its row (created with it): remove it so the actor may insert it
+    cur.execute("delete from analytics_settings where project_id = %s", (w.project,))
+    return _ins("insert into analytics_settings (project_id) values (%s)", w.project)
+
+
+def _new_retention_policy(cur: psycopg.Cursor[Any], w: World, uid: uuid.UUID | None) -> Any:
+    # one policy per project: remove the seeded one so the actor may insert it
+    cur.execute("delete from retention_policies where project_id = %s", (w.project,))
+    return _ins("insert into retention_policies (project_id) values (%s)", w.project)
 
 
 SPECS: dict[str, Spec] = {
@@ -282,6 +300,41 @@ SPECS: dict[str, Spec] = {
             w.org_a,
         ),
         "actor_role = 'changed'",
+    ),
+    "analytics_settings": Spec(_new_analytics_settings, "flaky_window_days = 14"),
+    "test_quarantines": Spec(
+        lambda c, w, uid: _ins(
+            "insert into test_quarantines (test_case_id, reason) values (%s, 'flaky')", w.catalog
+        ),
+        "reason = 'changed'",
+    ),
+    "flaky_test_detections": Spec(
+        lambda c, w, uid: _ins(
+            "insert into flaky_test_detections (test_case_id, window_days, runs, failures, "
+            "failure_rate, flips, recovered_on_retry, recovered_rate, reasons) "
+            "values (%s, 7, 3, 1, 0.33, 2, 0, 0, '{flip_rate}')",
+            w.catalog,
+        ),
+        "reasons = '{flip_rate}'",
+    ),
+    "performance_regressions": Spec(
+        lambda c, w, uid: _ins(
+            "insert into performance_regressions (test_case_id, metric_date, p95_ms, "
+            "baseline_p95_ms, baseline_days, baseline_runs, ratio, threshold, explanation) "
+            "values (%s, '2000-01-01', 2, 1, 7, 3, 2, 0.2, 'x')",
+            w.catalog,
+        ),
+        "explanation = 'changed'",
+    ),
+    "retention_policies": Spec(_new_retention_policy, "passed_results_days = 30"),
+    "performance_metrics_monthly": Spec(
+        lambda c, w, uid: _ins(
+            "insert into performance_metrics_monthly (test_case_id, environment_id, "
+            "metric_month, total_runs, successful_runs) values (%s, %s, '2000-01-01', 1, 1)",
+            w.catalog,
+            w.environment,
+        ),
+        "avg_response_ms = 1",
     ),
 }
 
