@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from runner.models import TestResult
 from runner.redact import REDACTED
 from runner.store.writer import Op
 
@@ -18,6 +19,29 @@ Call = tuple[str, dict[str, Any]]
 
 Hide = Callable[[Any, bool], Any]
 """Seal or redact a secret: (value, as_object) -> what is stored instead."""
+
+
+def result_row(result: TestResult, case_ids: dict[str, str]) -> dict[str, Any]:
+    """A result in the shape ``public.record_results`` takes."""
+    return {
+        "test_case_id": case_ids.get(result.test_id),
+        "test_key": result.key,
+        "name": result.name,
+        "row_index": result.row_index,
+        "status": result.status.value,
+        "error_category": result.error_category.value if result.error_category else None,
+        "message": result.message,
+        "started_at": result.started_at.isoformat() if result.started_at else None,
+        "finished_at": result.finished_at.isoformat() if result.finished_at else None,
+        "response_time_ms": result.duration_ms,
+        "status_code": result.status_code,
+        "passed_after_retry": result.passed_after_retry,
+        "request": result.request.model_dump(mode="json") if result.request else None,
+        "response": result.response.model_dump(mode="json") if result.response else None,
+        "captured": result.captured,
+        "checks": [c.model_dump(mode="json") for c in result.checks],
+        "attempts": [a.model_dump(mode="json") for a in result.attempts],
+    }
 
 
 def redact_only(value: Any, as_object: bool) -> Any:

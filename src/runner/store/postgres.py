@@ -16,13 +16,14 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from runner.crypto import SecretBox, sealed_object
+from runner.crypto import SecretBox
 from runner.database import Target, connect, describe
 from runner.errors import DatabaseError
 from runner.identity import Identity, apply_identity
-from runner.models import RunStatus, TestResult
+from runner.models import RunStatus
 from runner.store.base import RunInfo
-from runner.store.calls import batch_calls, context_ops, redact_only
+from runner.store.calls import batch_calls
+from runner.store.queued import QueuedStore
 from runner.store.sync import StartedRun, run_request
 from runner.store.writer import BatchWriter, Op
 
@@ -41,30 +42,7 @@ def call_statement(function: str, args: dict[str, Any]) -> tuple[sql.Composed, l
     return statement, values
 
 
-def result_row(result: TestResult, case_ids: dict[str, str]) -> dict[str, Any]:
-    """A result in the shape ``public.record_results`` takes."""
-    return {
-        "test_case_id": case_ids.get(result.test_id),
-        "test_key": result.key,
-        "name": result.name,
-        "row_index": result.row_index,
-        "status": result.status.value,
-        "error_category": result.error_category.value if result.error_category else None,
-        "message": result.message,
-        "started_at": result.started_at.isoformat() if result.started_at else None,
-        "finished_at": result.finished_at.isoformat() if result.finished_at else None,
-        "response_time_ms": result.duration_ms,
-        "status_code": result.status_code,
-        "passed_after_retry": result.passed_after_retry,
-        "request": result.request.model_dump(mode="json") if result.request else None,
-        "response": result.response.model_dump(mode="json") if result.response else None,
-        "captured": result.captured,
-        "checks": [c.model_dump(mode="json") for c in result.checks],
-        "attempts": [a.model_dump(mode="json") for a in result.attempts],
-    }
-
-
-class PostgresStore:
+class PostgresStore(QueuedStore):
     """The direct-Postgres ``Store``."""
 
     def __init__(
@@ -151,40 +129,6 @@ class PostgresStore:
             f" (acting as user {who}: recording runs needs the editor role or above "
             f"in organisation {self.organization!r})"
         )
-
-    async def test_started(self, test_key: str) -> None:
-        """Queue a start; the batch announces its starts in one ``tests_started`` call."""
-        if self.writer is not None:
-            self.writer.put("started", test_key)
-
-    async def record_result(self, result: TestResult) -> None:
-        """Queue a result; written with the next batch."""
-        if self.writer is not None:
-            self.writer.put("result", result_row(result, self.case_ids))
-
-    async def context_changed(
-        self,
-        test_id: str,
-        captured: dict[str, Any],
-        tokens: dict[str, str],
-        variables: dict[str, Any],
-        secret_keys: frozenset[str],
-    ) -> None:
-        """Queue the context changes; tokens and secret captures never in plaintext.
-
-        With a ``cipher`` they are sealed (``{"enc": "v1:<key id>:..."}`` in
-        captured_data, the sealed string as the token), else replaced by
-        ``[REDACTED]`` (see ``runner.store.calls.context_ops``).
-        """
-        if self.writer is None:
-            return
-        hide = redact_only if self.cipher is None else self._seal
-        for kind, payload in context_ops(test_id, captured, tokens, variables, secret_keys, hide):
-            self.writer.put(kind, payload)
-
-    def _seal(self, value: Any, as_object: bool) -> Any:
-        assert self.cipher is not None
-        return sealed_object(self.cipher, value) if as_object else self.cipher.seal(value)
 
     async def finish_run(self, status: RunStatus) -> None:
         """Write everything queued, then mark the run finished."""

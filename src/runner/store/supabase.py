@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runner.crypto import SecretBox, sealed_object
+from runner.crypto import SecretBox
 from runner.errors import ConfigError, DatabaseError
-from runner.models import RunStatus, TestResult
+from runner.models import RunStatus
 from runner.store.base import RunInfo
-from runner.store.calls import batch_calls, context_ops, redact_only
-from runner.store.postgres import result_row
+from runner.store.calls import batch_calls
+from runner.store.queued import QueuedStore
 from runner.store.sync import StartedRun, run_request
 from runner.store.writer import BatchWriter, Op
 
@@ -35,7 +35,7 @@ def _describe(exc: BaseException) -> str:
     return f"{text} ({code})" if code else text
 
 
-class SupabaseStore:
+class SupabaseStore(QueuedStore):
     """The REST/RPC ``Store``."""
 
     def __init__(
@@ -124,35 +124,6 @@ class SupabaseStore:
         )
         self.writer.start()
         return started.run_id
-
-    async def test_started(self, test_key: str) -> None:
-        """Queue the start; written (and broadcast) with the next batch."""
-        if self.writer is not None:
-            self.writer.put("started", test_key)
-
-    async def record_result(self, result: TestResult) -> None:
-        """Queue a result; written with the next batch."""
-        if self.writer is not None:
-            self.writer.put("result", result_row(result, self.case_ids))
-
-    async def context_changed(
-        self,
-        test_id: str,
-        captured: dict[str, Any],
-        tokens: dict[str, str],
-        variables: dict[str, Any],
-        secret_keys: frozenset[str],
-    ) -> None:
-        """Queue the context changes (secrets sealed or redacted, as on the direct path)."""
-        if self.writer is None:
-            return
-        hide = redact_only if self.cipher is None else self._seal
-        for kind, payload in context_ops(test_id, captured, tokens, variables, secret_keys, hide):
-            self.writer.put(kind, payload)
-
-    def _seal(self, value: Any, as_object: bool) -> Any:
-        assert self.cipher is not None
-        return sealed_object(self.cipher, value) if as_object else self.cipher.seal(value)
 
     async def finish_run(self, status: RunStatus) -> None:
         """Write everything queued, then mark the run finished."""
