@@ -134,6 +134,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("RUNNER_SERVE_PORT"),
         description="Port of `python -m runner serve` (the local Supabase surface).",
     )
+    web_dir: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("RUNNER_WEB_DIR"),
+        description="Folder of the web UI `serve` serves at /; unset: the checkout's web/.",
+    )
     jwt_secret: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("RUNNER_JWT_SECRET"),
