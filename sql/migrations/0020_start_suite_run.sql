@@ -113,10 +113,12 @@ begin
            content_hash = excluded.content_hash
      where tc.content_hash is distinct from excluded.content_hash;
 
+    -- anti-joins, not "<> all(array)": that compares every row with every element
     delete from public.test_cases as tc
      where tc.suite_id = v_suite_id
-       and not tc.stable_id = any (array(
-           select c ->> 'stable_id' from pg_catalog.jsonb_array_elements(v_cases) as c));
+       and not exists (
+           select 1 from pg_catalog.jsonb_array_elements(v_cases) as c
+            where c ->> 'stable_id' = tc.stable_id);
 
     insert into public.test_dependencies as td
            (suite_id, test_case_id, depends_on_test_case_id, dependency_type)
@@ -136,9 +138,9 @@ begin
      using public.test_cases as t, public.test_cases as d
      where td.suite_id = v_suite_id
        and t.id = td.test_case_id and d.id = td.depends_on_test_case_id
-       and not (t.stable_id || ' ' || d.stable_id) = any (array(
-           select (e ->> 'test') || ' ' || (e ->> 'dep')
-             from pg_catalog.jsonb_array_elements(v_edges) as e));
+       and not exists (
+           select 1 from pg_catalog.jsonb_to_recordset(v_edges) as e (test text, dep text)
+            where e.test = t.stable_id and e.dep = d.stable_id);
 
     for v_env in
         select e from pg_catalog.jsonb_array_elements(coalesce(p_request -> 'environments', '[]'::jsonb)) as e
