@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from runner.errors import ConfigError, DatabaseError
+from runner.supabase_client import describe, open_client
 
 if TYPE_CHECKING:
     from supabase import AsyncClient
@@ -194,30 +195,6 @@ RUN_COLUMNS = "id,status,total_tests,suite_name"
 RESULT_COLUMNS = "test_key,status,status_code,response_time_ms,error_category"
 
 
-async def open_client(conn: Connection) -> AsyncClient:
-    """A supabase-py client, signed in when a user is configured."""
-    from supabase import AsyncClientOptions, acreate_client
-
-    options = AsyncClientOptions(auto_refresh_token=True, persist_session=False)
-    try:
-        client = await acreate_client(conn.url, conn.key, options=options)
-        if conn.email:
-            await client.auth.sign_in_with_password(
-                {"email": conn.email, "password": conn.password or ""}
-            )
-    except Exception as exc:
-        raise DatabaseError(f"cannot reach Supabase at {conn.url}: {_one_line(exc)}") from None
-    return client
-
-
-def _one_line(exc: BaseException) -> str:
-    message = getattr(exc, "message", None)
-    if isinstance(message, str) and message:
-        return message
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
 async def watch_run(
     conn: Connection,
     run_id: str,
@@ -226,7 +203,7 @@ async def watch_run(
     progress: Callable[[RunView], None] | None = None,
 ) -> RunView:
     """Follow ``run_id`` until it completes; lines go to ``emit``. Returns the final view."""
-    client = await open_client(conn)
+    client = await open_client(conn.url, conn.key, email=conn.email, password=conn.password)
     view = RunView(run_id)
     events: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
     subscribed = asyncio.Event()
@@ -291,7 +268,7 @@ async def _read_run(client: AsyncClient, run_id: str) -> dict[str, Any] | None:
             client.table("test_runs").select(RUN_COLUMNS).eq("id", run_id).limit(1).execute()
         )
     except Exception as exc:
-        raise DatabaseError(f"cannot read run {run_id}: {_one_line(exc)}") from None
+        raise DatabaseError(f"cannot read run {run_id}: {describe(exc)}") from None
     rows = cast(list[dict[str, Any]], response.data or [])
     return dict(rows[0]) if rows else None
 
@@ -306,5 +283,5 @@ async def _read_results(client: AsyncClient, run_id: str) -> list[dict[str, Any]
             .execute()
         )
     except Exception as exc:
-        raise DatabaseError(f"cannot read the results of run {run_id}: {_one_line(exc)}") from None
+        raise DatabaseError(f"cannot read the results of run {run_id}: {describe(exc)}") from None
     return [dict(r) for r in cast(list[dict[str, Any]], response.data or [])]

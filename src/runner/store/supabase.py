@@ -22,17 +22,10 @@ from runner.store.calls import batch_calls
 from runner.store.queued import QueuedStore
 from runner.store.sync import StartedRun, run_request
 from runner.store.writer import BatchWriter, Op
+from runner.supabase_client import describe, open_client
 
 if TYPE_CHECKING:
     from supabase import AsyncClient
-
-
-def _describe(exc: BaseException) -> str:
-    """One line about a client error (PostgREST's message and code when it has them)."""
-    message = getattr(exc, "message", None) or str(exc).strip().splitlines()[0:1]
-    code = getattr(exc, "code", None)
-    text = message if isinstance(message, str) else (message[0] if message else type(exc).__name__)
-    return f"{text} ({code})" if code else text
 
 
 class SupabaseStore(QueuedStore):
@@ -74,17 +67,9 @@ class SupabaseStore(QueuedStore):
         self._client: AsyncClient | None = None
 
     async def __aenter__(self) -> SupabaseStore:
-        from supabase import AsyncClientOptions, acreate_client
-
-        options = AsyncClientOptions(auto_refresh_token=True, persist_session=False)
-        try:
-            self._client = await acreate_client(self.url, self.key, options=options)
-            if self.email:
-                await self._client.auth.sign_in_with_password(
-                    {"email": self.email, "password": self.password or ""}
-                )
-        except Exception as exc:
-            raise DatabaseError(f"cannot reach Supabase at {self.url}: {_describe(exc)}") from None
+        self._client = await open_client(
+            self.url, self.key, email=self.email, password=self.password
+        )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -114,7 +99,7 @@ class SupabaseStore(QueuedStore):
         try:
             data = await self._rpc("start_suite_run", {"p_request": request})
         except Exception as exc:
-            raise DatabaseError(f"cannot record the run: {_describe(exc)}") from None
+            raise DatabaseError(f"cannot record the run: {describe(exc)}") from None
         started = StartedRun.from_json(data)
         self.run_id = started.run_id
         self.case_ids = started.case_ids
@@ -134,7 +119,7 @@ class SupabaseStore(QueuedStore):
         try:
             await self._rpc("finish_run", {"p_run_id": self.run_id, "p_status": status.value})
         except Exception as exc:
-            raise DatabaseError(f"cannot finish run {self.run_id}: {_describe(exc)}") from None
+            raise DatabaseError(f"cannot finish run {self.run_id}: {describe(exc)}") from None
 
     async def _flush(self, batch: Sequence[Op]) -> None:
         # one RPC per function call; PostgREST runs each in its own transaction
