@@ -205,6 +205,7 @@ class _Scheduler:
         def position(r: TestResult) -> tuple[int, int]:
             return self.index[r.test_id], -1 if r.row_index is None else r.row_index
 
+        quarantined = quarantined_tests(self.store)
         return RunResult(
             run_id=self.run_id,
             suite=self.plan.suite.name,
@@ -213,7 +214,7 @@ class _Scheduler:
             started_at=self.started_at,
             finished_at=datetime.now(UTC),
             results=tuple(sorted(self.results.values(), key=position)),
-            quarantined=tuple(t for t in self.order if t in quarantined_tests(self.store)),
+            quarantined=tuple(t for t in self.order if t in quarantined),
         )
 
     def _emit(self, event: RunEvent) -> None:
