@@ -435,6 +435,89 @@ def test_token_changes_are_named_not_shown(migrated_db: str) -> None:
     )
 
 
+def _context_events(url: str, run: Any) -> list[dict[str, Any]]:
+    return [e for e in _events(url, f"run:{run}") if e["type"] == "context_updated"]
+
+
+def _merge(url: str, run: Any, data: dict[str, Any]) -> None:
+    with psycopg.connect(url) as conn:
+        conn.execute("select public.merge_captured_data_many(%s, %s)", (run, json.dumps(data)))
+
+
+def test_merging_new_keys_names_them_once(migrated_db: str) -> None:
+    """A batch of new test keys gives one context_updated naming each key's values, sorted."""
+    world = seed(migrated_db)
+    _merge(migrated_db, world.run, {"b_create": {"zeta": "v1", "alpha": "v2"}, "a_login": {}})
+    _merge(migrated_db, world.run, {"c_get": {"id": "x"}})
+    events = _context_events(migrated_db, world.run)
+    nothing_removed = {"captured": [], "variables": [], "tokens": []}
+    assert [(e["captured"], e["variables"], e["tokens"], e["removed"]) for e in events] == [
+        ({"b_create": ["alpha", "zeta"], "a_login": []}, [], [], nothing_removed),
+        ({"c_get": ["id"]}, [], [], nothing_removed),
+    ]
+    assert "v1" not in json.dumps(events)
+    ((captured,),) = _rows(
+        migrated_db,
+        "select captured_data from test_execution_context where run_id = %s",
+        (world.run,),
+    )
+    assert captured == {
+        "b_create": {"zeta": "v1", "alpha": "v2"},
+        "a_login": {},
+        "c_get": {"id": "x"},
+    }
+
+
+def test_merging_into_an_existing_key_names_only_what_changed(migrated_db: str) -> None:
+    """A batch touching a key already captured reports only the values that really changed."""
+    world = seed(migrated_db)
+    _merge(migrated_db, world.run, {"create": {"id": "1", "etag": "e"}})
+    _merge(migrated_db, world.run, {"create": {"id": "1", "name": "n"}, "other": {"k": "v"}})
+    _merge(migrated_db, world.run, {"create": {"id": "1"}})  # the same value again
+    events = _context_events(migrated_db, world.run)
+    assert [e["captured"] for e in events] == [
+        {"create": ["etag", "id"]},
+        {"create": ["name"], "other": ["k"]},
+    ]
+
+
+def test_running_tests_bookkeeping_is_not_a_context_change(migrated_db: str) -> None:
+    """tests_started and recorded results move running_tests without a context_updated."""
+    world = seed(migrated_db)
+    _merge(migrated_db, world.run, {"login": {"token": "t"}})
+    with psycopg.connect(migrated_db) as conn:
+        conn.execute("select public.tests_started(%s, %s)", (world.run, ["catalog"]))
+        conn.execute(
+            "select public.record_results(%s, %s)",
+            (world.run, json.dumps([{"test_key": "catalog", "name": "C", "status": "passed"}])),
+        )
+    assert [e["captured"] for e in _context_events(migrated_db, world.run)] == [
+        {"login": ["token"]}
+    ]
+
+
+def test_other_writers_in_the_same_transaction_are_still_broadcast(migrated_db: str) -> None:
+    """The skip marker of a run function ends with it: a later direct update still broadcasts."""
+    world = seed(migrated_db)
+    with psycopg.connect(migrated_db) as conn:
+        conn.execute(
+            "select public.merge_captured_data_many(%s, %s)", (world.run, '{"a": {"x": 1}}')
+        )
+        conn.execute("select public.tests_started(%s, %s)", (world.run, ["b"]))
+        assert conn.execute("select current_setting('runner.context_event', true)").fetchone() == (
+            "",
+        )
+        conn.execute(
+            "update test_execution_context set captured_data = captured_data || %s"
+            " where run_id = %s",
+            ('{"manual": {"y": 2}}', world.run),
+        )
+    assert [e["captured"] for e in _context_events(migrated_db, world.run)] == [
+        {"a": ["x"]},
+        {"manual": ["y"]},
+    ]
+
+
 def test_rolled_back_writes_leave_no_event_and_no_gap(migrated_db: str) -> None:
     """An event exists exactly when its row commits: a rollback takes event and seq back."""
     world = seed(migrated_db)

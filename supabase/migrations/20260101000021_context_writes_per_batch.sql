@@ -1,0 +1,1 @@
+../../sql/migrations/0021_context_writes_per_batch.sql
