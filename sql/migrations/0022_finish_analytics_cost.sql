@@ -1,0 +1,150 @@
+-- The analytics of a finished run cost what its unsteady tests cost.
+--
+-- Measured on a 10,001-test run in a project with 20 earlier runs that day
+-- (docs/performance.md): finishing took 1.2-1.6 s, all of it after the last test,
+-- so on the run's wall time. Two parts:
+--
+--   * detect_flaky_tests (0014) computed flaky_test_stats for every test case of the
+--     run over the whole window (200,000 results) and then touched
+--     flaky_test_detections once per test. A test whose outcomes in the window never
+--     failed and never needed a retry has 0 failures, 0 flips and 0 recoveries: it
+--     cannot be flaky, and it has nothing to resolve unless a detection is open. Now
+--     only tests with a failing or retried result in the window (a probe per test in
+--     the new partial index) or an open detection are judged; the verdicts are the
+--     same.
+--   * refresh_run_metrics (0013) recomputed every daily metrics group of the run at
+--     finish, even when its batches had already done so (REST writers never defer).
+--     A writer that kept the metrics current batch by batch now says so with the
+--     transaction-local setting runner.metrics_current = 'on' in the transaction that
+--     finishes the run, and the recomputation is skipped. Without it (a deferred
+--     writer, a run finished by hand) it happens as before. The runner's
+--     PostgresStore no longer defers: the batches' recomputation runs while the tests
+--     run, next to them, instead of after the last one.
+
+create index test_results_unsteady_idx on public.test_results (test_case_id, created_at)
+    where test_case_id is not null and (status in ('failed', 'error') or passed_after_retry);
+
+-- ------------------------------------------------------------------ flaky tests
+create or replace function private.detect_flaky_tests(p_run public.test_runs) returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+    v_stat record;
+    v_id uuid;
+    v_window_start timestamptz;
+    v_candidates uuid[];
+begin
+    select p_run.started_at - pg_catalog.make_interval(days => s.flaky_window_days)
+      into v_window_start
+      from public.analytics_settings as s
+     where s.project_id = p_run.project_id;
+    if v_window_start is null then
+        return;  -- no settings: flaky_test_stats has nothing to say either
+    end if;
+    -- Only a test with a failing or retried outcome in the window can be flaky (with
+    -- none, its failures, flips and recoveries are all 0), and only one with an open
+    -- detection can be resolved: judge those, not every test of the run. The partial
+    -- index test_results_unsteady_idx makes this a probe per test.
+    v_candidates := array(
+        select distinct r.test_case_id
+          from public.test_results as r
+         where r.run_id = p_run.id
+           and r.test_case_id is not null
+           and (exists (select 1 from public.test_results as f
+                         where f.test_case_id = r.test_case_id
+                           and (f.status in ('failed', 'error') or f.passed_after_retry)
+                           and f.created_at > v_window_start)
+                or exists (select 1 from public.flaky_test_detections as d
+                            where d.test_case_id = r.test_case_id and d.resolved_at is null)));
+    if pg_catalog.cardinality(v_candidates) = 0 then
+        return;
+    end if;
+    for v_stat in
+        select s.*, c.stable_id, c.name
+          from public.flaky_test_stats(
+                   p_run.started_at, p_run.project_id,
+                   v_candidates) as s
+          join public.test_cases as c on c.id = s.test_case_id
+         where s.environment_id is not distinct from p_run.environment_id
+         order by c.stable_id
+    loop
+        -- serialise with another run finishing for the same test and environment
+        perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(
+            'flaky:' || v_stat.test_case_id::text || ':' || coalesce(v_stat.environment_id::text, ''), 0));
+        if v_stat.is_flaky then
+            v_id := null;
+            insert into public.flaky_test_detections (
+                organization_id, project_id, test_case_id, environment_id, run_id, window_days,
+                runs, failures, failure_rate, flips, flip_rate, recovered_on_retry, recovered_rate, reasons)
+            values (
+                v_stat.organization_id, v_stat.project_id, v_stat.test_case_id, v_stat.environment_id,
+                p_run.id, v_stat.window_days, v_stat.runs, v_stat.failures, v_stat.failure_rate,
+                v_stat.flips, v_stat.flip_rate, v_stat.recovered_on_retry, v_stat.recovered_rate,
+                v_stat.reasons)
+            on conflict (test_case_id, (coalesce(environment_id, '00000000-0000-0000-0000-000000000000'::uuid)))
+                where resolved_at is null do nothing
+            returning id into v_id;
+            if v_id is not null then
+                perform private.analytics_event(p_run.id, 'flaky_test_detected', pg_catalog.jsonb_build_object(
+                    'detection_id', v_id,
+                    'test_case_id', v_stat.test_case_id,
+                    'test', v_stat.stable_id,
+                    'name', v_stat.name,
+                    'environment_id', v_stat.environment_id,
+                    'window_days', v_stat.window_days,
+                    'runs', v_stat.runs,
+                    'failures', v_stat.failures,
+                    'failure_rate', v_stat.failure_rate,
+                    'flips', v_stat.flips,
+                    'flip_rate', v_stat.flip_rate,
+                    'recovered_on_retry', v_stat.recovered_on_retry,
+                    'recovered_rate', v_stat.recovered_rate,
+                    'reasons', pg_catalog.to_jsonb(v_stat.reasons)));
+            end if;
+        else
+            update public.flaky_test_detections as d
+               set resolved_at = greatest(pg_catalog.now(), d.detected_at), resolved_run_id = p_run.id
+             where d.test_case_id = v_stat.test_case_id
+               and d.environment_id is not distinct from v_stat.environment_id
+               and d.resolved_at is null;
+        end if;
+    end loop;
+end;
+$$;
+
+
+-- ------------------------------------------------------------------ daily metrics
+create or replace function private.refresh_run_metrics() returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+    v_cases uuid[];
+    v_environments uuid[];
+    v_dates date[];
+begin
+    if coalesce(pg_catalog.current_setting('runner.metrics_current', true), '') = 'on' then
+        return null;  -- the writer's batches kept them current
+    end if;
+    select pg_catalog.array_agg(g.test_case_id), pg_catalog.array_agg(g.environment_id),
+           pg_catalog.array_agg(g.metric_date)
+      into v_cases, v_environments, v_dates
+      from (
+        select distinct r.test_case_id, r.environment_id,
+               (coalesce(r.started_at, r.created_at) at time zone 'UTC')::date as metric_date
+          from public.test_results as r
+         where r.run_id = new.id and r.test_case_id is not null and r.status <> 'skipped'
+      ) as g;
+    if v_cases is not null then
+        perform private.recompute_performance_metrics(v_cases, v_environments, v_dates);
+    end if;
+    return null;
+end;
+$$;
+comment on function private.refresh_run_metrics() is
+    'AFTER UPDATE OF status on test_runs (running -> final): recompute, once, the daily metrics '
+    'groups of every result of the run, unless the finishing transaction set '
+    'runner.metrics_current = on (its batches kept them current).';

@@ -1,0 +1,1 @@
+../../sql/migrations/0022_finish_analytics_cost.sql
