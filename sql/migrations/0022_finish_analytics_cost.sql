@@ -21,7 +21,7 @@
 --     PostgresStore no longer defers: the batches' recomputation runs while the tests
 --     run, next to them, instead of after the last one.
 
-create index test_results_unsteady_idx on public.test_results (test_case_id, created_at)
+create index test_results_unsteady_idx on public.test_results (test_case_id)
     where test_case_id is not null and (status in ('failed', 'error') or passed_after_retry);
 
 -- ------------------------------------------------------------------ flaky tests
@@ -52,10 +52,12 @@ begin
           from public.test_results as r
          where r.run_id = p_run.id
            and r.test_case_id is not null
-           and (exists (select 1 from public.test_results as f
+           and (exists (select 1
+                          from public.test_results as f
+                          join public.test_runs as fr on fr.id = f.run_id
                          where f.test_case_id = r.test_case_id
                            and (f.status in ('failed', 'error') or f.passed_after_retry)
-                           and f.created_at > v_window_start)
+                           and fr.started_at > v_window_start)
                 or exists (select 1 from public.flaky_test_detections as d
                             where d.test_case_id = r.test_case_id and d.resolved_at is null)));
     if pg_catalog.cardinality(v_candidates) = 0 then

@@ -246,3 +246,42 @@ def test_outsider_cannot_merge_many_into_another_organisations_context(migrated_
             'select public.merge_captured_data_many(%s, \'{"login": {"stolen": true}}\')',
             (world.run,),
         )
+
+
+def _result(world: World, key: str, at: datetime, ms: float) -> dict[str, Any]:
+    return {
+        "test_case_id": str(world.login),
+        "test_key": key,
+        "name": "login",
+        "status": "passed",
+        "started_at": at.isoformat(),
+        "response_time_ms": ms,
+    }
+
+
+def test_batches_kept_current_need_no_recompute_at_finish(migrated_db: str) -> None:
+    """0022: metrics refreshed per batch; finishing with metrics_current = on leaves them as is."""
+    world = seed(migrated_db)
+    day = datetime(2025, 9, 1, 8, tzinfo=UTC)
+    run = _new_run(migrated_db, world)
+    with acting_as(migrated_db, world, "service_role") as cur:  # not deferred: the store's way
+        batch = [_result(world, "a", day, 10.0), _result(world, "b", day, 30.0)]
+        cur.execute("select public.record_results(%s, %s)", (run, json.dumps(batch)))
+    kept = _metrics(migrated_db, world, "2025-09-01")
+    assert kept is not None and kept[:2] == (2, 2) and kept[2] == 20.0
+    # a row changed behind the runner's back shows whether finishing recomputed it
+    with psycopg.connect(migrated_db) as conn:
+        conn.execute(
+            "update performance_metrics set total_runs = 99 where test_case_id = %s", (world.login,)
+        )
+    with acting_as(migrated_db, world, "service_role") as cur:
+        cur.execute("select set_config('runner.metrics_current', 'on', true)")
+        cur.execute("select public.finish_run(%s, 'passed')", (run,))
+    skipped = _metrics(migrated_db, world, "2025-09-01")
+    assert skipped is not None and skipped[0] == 99
+    # without the setting (a run finished by hand) finishing recomputes, as in 0013
+    other = _new_run(migrated_db, world)
+    _record_deferred(migrated_db, world, other, [_result(world, "c", day, 50.0)])
+    _finish(migrated_db, world, other)
+    recomputed = _metrics(migrated_db, world, "2025-09-01")
+    assert recomputed is not None and recomputed[:2] == (3, 3) and recomputed[2] == 30.0
