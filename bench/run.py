@@ -9,7 +9,10 @@ Parts (each needs nothing running beforehand):
 * ``peers``: ``shared/bench/run_peers.py`` (the peer driver) with this project
   added through ``--extra``, in two modes: ``runner-rec`` (full recording on a
   dedicated embedded PostgreSQL, migrated in the untimed prep step) and
-  ``runner-nostore`` (``--no-store``). N = 25 and 250 with every peer; then
+  ``runner-nostore`` (``--no-store``). On loopback the recording mode runs at the
+  runner's default concurrency (Step CI runs at its own default) and
+  ``--no-store`` one test at a time (it is compared with the sequential httpx
+  limit). N = 25 and 250 with every peer; then
   N = 250 and 2,500 together with Step CI and the httpx limit only (Newman alone
   would take ~3 min a run), and the loopback targets are read from that second
   run, so every ratio compares runs made side by side.
@@ -55,8 +58,14 @@ PEERS_BIG = "stepci,httpx-seq"
 PEERS_LATENCY = "newman,stepci,tavern,httpx-c16"
 
 
-def runner_extras(concurrency: int) -> list[str]:
-    """``--extra``/``--extra-prep`` arguments adding both runner modes to the driver."""
+def runner_extras(rec_concurrency: int | None, nostore_concurrency: int) -> list[str]:
+    """``--extra``/``--extra-prep`` arguments adding both runner modes to the driver.
+
+    ``rec_concurrency`` None runs the recording mode at the runner's default
+    concurrency (8), as Step CI runs at its own default; ``--no-store`` is compared
+    with the sequential httpx limit, so on loopback it runs one test at a time.
+    """
+    rec_flag = "" if rec_concurrency is None else f" --concurrency {rec_concurrency}"
     env = f"RUNNER_DATA_DIR={shlex.quote(str(DATA_DIR))} RUNNER_EMBEDDED_PORT={DB_PORT}"
     run = f"{shlex.quote(PY)} -m runner run-suite {{suite}}/runner/suite.json"
     conv = f"{shlex.quote(PY)} {shlex.quote(str(BENCH / 'convert_peer_suite.py'))}"
@@ -70,9 +79,9 @@ def runner_extras(concurrency: int) -> list[str]:
         "--extra-prep",
         f"runner-rec={conv} {{suite}}/suite.json {{suite}}/runner && {migrate}",
         "--extra",
-        f"runner-rec={env} {run} --concurrency {concurrency}",
+        f"runner-rec={env} {run}{rec_flag}",
         "--extra",
-        f"runner-nostore={run} --no-store --concurrency {concurrency}",
+        f"runner-nostore={run} --no-store --concurrency {nostore_concurrency}",
     ]
 
 
@@ -179,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if "peers" in parts:
         res = drive(
-            [*common, "--n", "25", "250", "--runners", PEERS_ALL, *runner_extras(1)],
+            [*common, "--n", "25", "250", "--runners", PEERS_ALL, *runner_extras(None, 1)],
             out / "peers-small",
             latency=False,
             timeout=300,
@@ -190,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
                 [
                     *common,
                     *("--n", "250", "2500", "--runners", PEERS_BIG, "--no-warmup"),
-                    *runner_extras(1),
+                    *runner_extras(None, 1),
                 ],
                 out / "peers-big",
                 latency=False,
@@ -234,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
                 str(n),
                 "--runners",
                 PEERS_LATENCY,
-                *runner_extras(256),
+                *runner_extras(256, 256),
             ],
             out / "latency",
             latency=True,

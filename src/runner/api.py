@@ -39,11 +39,15 @@ def as_loaded(suite: str | Path | Suite | LoadedSuite) -> LoadedSuite:
     return load_suite(suite)
 
 
-def make_client(concurrency: int) -> httpx.AsyncClient:
-    """The run's one HTTP client, with a pool sized to the concurrency."""
+def make_client(concurrency: int, kind: str = "aiohttp") -> httpx.AsyncClient:
+    """The run's one HTTP client, with a pool sized to the concurrency.
+
+    ``kind`` is the transport under httpx: ``aiohttp`` or ``httpcore``
+    (``RUNNER_HTTP_CLIENT``).
+    """
     from runner.send import make_transport
 
-    return httpx.AsyncClient(transport=make_transport(concurrency), follow_redirects=False)
+    return httpx.AsyncClient(transport=make_transport(concurrency, kind), follow_redirects=False)
 
 
 async def run_suite(
@@ -114,7 +118,7 @@ async def run_suite(
                 run_services(to_start, base_dir=_suite_dir(loaded), environ=environ)
             )
         if client is None:
-            client = await stack.enter_async_context(make_client(concurrency))
+            client = await stack.enter_async_context(make_client(concurrency, settings.http_client))
         # secrets (and the tokens the run learns) never reach a log line
         log_filter = stack.enter_context(
             redacting_logs([*environment.secrets.values(), *environment.hidden])

@@ -128,12 +128,24 @@ class SchemeTransport(httpx.AsyncBaseTransport):
             await self._secure.aclose()
 
 
-def make_transport(concurrency: int) -> httpx.AsyncBaseTransport:
-    """One pool sized to the concurrency, or shards of 8 above 16 tests in flight.
+HTTP_CLIENTS = ("aiohttp", "httpcore")
 
-    Either way per scheme (``SchemeTransport``): no CA bundle is loaded unless an
-    ``https`` URL is requested.
+
+def make_transport(concurrency: int, kind: str = "aiohttp") -> httpx.AsyncBaseTransport:
+    """The transport under the run's httpx client, per scheme (``SchemeTransport``).
+
+    ``aiohttp`` (the default): one aiohttp connector per scheme, sized to the
+    concurrency (``runner.aiohttp_transport``). ``httpcore``: httpx's own transport,
+    one pool sized to the concurrency, or shards of 8 above 16 tests in flight.
+    Either way no CA bundle is loaded unless an ``https`` URL is requested.
     """
+    if kind not in HTTP_CLIENTS:
+        raise ValueError(f"unknown HTTP client {kind!r}: use one of {', '.join(HTTP_CLIENTS)}")
+    if kind == "aiohttp":
+        from runner.aiohttp_transport import AiohttpTransport
+
+        connections = max(concurrency, 10)
+        return SchemeTransport(lambda tls: AiohttpTransport(tls=tls, connections=connections))
     if concurrency <= 16:
         size = max(concurrency, 10)
         limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)

@@ -62,6 +62,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("RUNNER_CONCURRENCY"),
         description="Default number of tests in flight at once.",
     )
+    http_client: Literal["aiohttp", "httpcore"] = Field(
+        default="aiohttp",
+        validation_alias=AliasChoices("RUNNER_HTTP_CLIENT"),
+        description="Transport under the runner's httpx client: aiohttp (faster) or httpcore.",
+    )
     body_limit: int = Field(
         default=8192,
         ge=0,

@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from runner.aiohttp_transport import AiohttpTransport
 from runner.api import make_client, run_suite
 from runner.errors import PlanError, SuiteError
 from runner.loader import load_suite_text, loaded_from_suite
@@ -210,11 +211,20 @@ async def test_latency_target_answers_like_the_nginx_target() -> None:
 
 
 def test_small_concurrency_keeps_one_pool() -> None:
-    """Up to 16 in flight one httpx pool serves plain HTTP; above, the sharded one."""
-    small, big = make_transport(8), make_transport(64)
+    """With httpcore, up to 16 in flight one pool serves plain HTTP; above, the sharded one."""
+    small, big = make_transport(8, "httpcore"), make_transport(64, "httpcore")
     assert isinstance(small, SchemeTransport) and isinstance(big, SchemeTransport)
     assert isinstance(small.plain, httpx.AsyncHTTPTransport)
     assert isinstance(big.plain, ShardedTransport)
+
+
+def test_aiohttp_is_the_default_transport_and_unknown_kinds_are_refused() -> None:
+    """make_transport defaults to aiohttp under httpx; a misspelt kind is an error."""
+    default = make_transport(64)
+    assert isinstance(default, SchemeTransport)
+    assert isinstance(default.plain, AiohttpTransport)
+    with pytest.raises(ValueError, match="unknown HTTP client 'curl'"):
+        make_transport(8, "curl")
 
 
 async def test_https_gets_a_verifying_pool_made_on_first_use() -> None:
@@ -243,9 +253,10 @@ async def test_https_gets_a_verifying_pool_made_on_first_use() -> None:
     assert secure.cert_store_stats()["x509_ca"] > 0
 
 
-async def test_suite_runs_through_the_sharded_pool() -> None:
-    """40 chains at once (sharded pools) against a real server: every test passes."""
-    async with local_target(0.01) as base, make_client(48) as client:
+@pytest.mark.parametrize("kind", ["httpcore", "aiohttp"])
+async def test_suite_runs_through_the_sharded_pool(kind: str) -> None:
+    """40 chains at once (sharded httpcore pools, or aiohttp) against a real server: all pass."""
+    async with local_target(0.01) as base, make_client(48, kind) as client:
         loaded = loaded_from_suite(Suite.model_validate(build_suite(40, base)))
         result = await run_suite(loaded, client=client, concurrency=48, seed=1)
     assert len(result.results) == 161
