@@ -68,8 +68,10 @@ async def test_other_organisation_receives_nothing(serve: ServeHandle) -> None:
         realtime_client(serve, user_token(serve, mallory)) as m,
     ):
         seen_a, seen_m = Inbox(), Inbox()
-        await subscribe(a.channel("db").on_postgres_changes(Ev.All, seen_a, table="projects"))
-        await subscribe(m.channel("db").on_postgres_changes(Ev.All, seen_m, table="projects"))
+        for client, inbox in ((a, seen_a), (m, seen_m)):
+            chan = client.channel("db").on_postgres_changes(Ev.All, inbox, table="projects")
+            state, err = await subscribe(chan)
+            assert state == RealtimeSubscribeStates.SUBSCRIBED, err
         pid = insert_project(serve, alice)
         sql(serve.db_url, "update public.projects set name = 'Q' where id = %s", (pid,))
         sql(serve.db_url, "delete from public.projects where id = %s", (pid,))
