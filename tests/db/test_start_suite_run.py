@@ -133,3 +133,37 @@ def test_outsider_cannot_start_a_run_in_another_organisation(migrated_db: str) -
     ):
         cur.execute("select public.start_suite_run(%s::jsonb)", (json.dumps(request),))
     assert count(migrated_db, "select count(*) from test_runs") == runs_before
+
+
+EDGES = (
+    "select t.stable_id, d.stable_id, td.dependency_type from test_dependencies td "
+    "join test_cases t on t.id = td.test_case_id "
+    "join test_cases d on d.id = td.depends_on_test_case_id "
+    "where td.suite_id = %s order by 1, 2"
+)
+
+
+def _stored_edges(url: str, suite_id: str) -> list[tuple[str, str, str]]:
+    with psycopg.connect(url) as conn:
+        return [tuple(r) for r in conn.execute(EDGES, (suite_id,)).fetchall()]  # type: ignore[misc]
+
+
+def test_edges_are_stored_between_the_right_tests_and_follow_the_suite(migrated_db: str) -> None:
+    """Every edge lands between its two tests; a changed type is updated, unknown ends ignored."""
+    request = shop_request()
+    assert request["edges"], "the example suite has dependencies"
+    first = call(migrated_db, request)
+    want = sorted((e["test"], e["dep"], e["type"]) for e in request["edges"])
+    assert _stored_edges(migrated_db, first.suite_id) == want
+    changed = request["edges"][0]
+    other_type = "data" if changed["type"] != "data" else "order"
+    request["edges"] = [
+        {**changed, "type": other_type},
+        *request["edges"][1:],
+        {"test": changed["test"], "dep": "no_such_test", "type": "order"},
+    ]
+    call(migrated_db, request)
+    want = sorted(
+        (e["test"], e["dep"], e["type"]) for e in request["edges"] if e["dep"] != "no_such_test"
+    )
+    assert _stored_edges(migrated_db, first.suite_id) == want

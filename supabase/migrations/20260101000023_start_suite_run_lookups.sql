@@ -1,0 +1,1 @@
+../../sql/migrations/0023_start_suite_run_lookups.sql
