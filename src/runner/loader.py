@@ -10,9 +10,7 @@ file's lines are only needed for an error, so they are composed on first use.
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import gc
 import io
 import json
 import re
@@ -27,6 +25,7 @@ from pydantic import ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from runner.errors import SuiteError
+from runner.gcpause import paused_gc
 from runner.models import Suite
 
 try:  # libyaml is several times faster on big suites; the pure-Python one is the fallback
@@ -128,7 +127,7 @@ def load_suite_text(text: str, *, file: str, base_dir: Path | None = None) -> Lo
 
     Data files are looked up under ``base_dir`` (the current directory if None).
     """
-    with _gc_paused():
+    with paused_gc():
         return _load_text(text, file, base_dir)
 
 
@@ -189,20 +188,6 @@ def _parse_yaml(text: str, file: str) -> tuple[Any, dict[PathKey, int]]:
         raise SuiteError(f"invalid YAML: {exc}", file=file) from None
     finally:
         loader.dispose()
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    # a big suite allocates millions of containers while it is parsed and validated;
-    # each full collection on the way walks all of them again, which made loading
-    # superlinear (3x the time for 2.5x the tests); one collection afterwards is enough
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class _LazyLines(Mapping[PathKey, int]):

@@ -8,10 +8,8 @@ line, before any request is sent.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import functools
-import gc
 import heapq
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -22,6 +20,7 @@ import jinja2
 from jinja2 import nodes
 
 from runner.errors import PlanError
+from runner.gcpause import paused_gc
 from runner.loader import LoadedSuite, PathKey, format_key
 from runner.models import Suite, TestSpec, ValueCheck
 
@@ -240,7 +239,7 @@ def build_plan(loaded: LoadedSuite, *, tags: Sequence[str] = (), tests: Sequence
     tests with any of ``tags`` and the ones named in ``tests`` are, together with
     everything they depend on, directly or not.
     """
-    with _gc_paused():
+    with paused_gc():
         builder = _EdgeBuilder(loaded)
         builder.scan()
         specs = loaded.suite.tests
@@ -261,20 +260,6 @@ def build_plan(loaded: LoadedSuite, *, tags: Sequence[str] = (), tests: Sequence
             file_index=builder.index,
             pred=pred,
         )
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    # planning 100k tests allocates ~1M containers, enough to trigger full collections,
-    # and each one walks every object of the suite too (~1 s at that size); paused, the
-    # work is left to one collection after the plan instead of several during it
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 # An edge is one small int, not an object: rank of its type | _DECLARED. A 100k-test
