@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import psycopg
 import pytest
 from realtime import RealtimePostgresChangesListenEvent as Ev
 from realtime import RealtimeSubscribeStates
@@ -78,6 +79,37 @@ async def test_other_organisation_receives_nothing(serve: ServeHandle) -> None:
         types = [(await seen_a.get())["data"]["type"] for _ in range(3)]
         assert types == ["INSERT", "UPDATE", "DELETE"]
         # mallory does get her own organisation's rows, and this is the first thing she gets
+        insert_project(serve, mallory)
+        assert (await seen_m.get())["data"]["record"]["organization_id"] == mallory.org_id
+
+
+async def test_changes_are_judged_as_recorded_not_as_the_row_is_now(serve: ServeHandle) -> None:
+    """Insert, update and delete in one transaction: the member gets all three, others none."""
+    publish_projects(serve)
+    alice = make_user(serve.db_url, "alice")
+    mallory = make_user(serve.db_url, "mallory")
+    async with (
+        realtime_client(serve, user_token(serve, alice)) as a,
+        realtime_client(serve, user_token(serve, mallory)) as m,
+    ):
+        seen_a, seen_m = Inbox(), Inbox()
+        for client, inbox in ((a, seen_a), (m, seen_m)):
+            chan = client.channel("db").on_postgres_changes(Ev.All, inbox, table="projects")
+            state, err = await subscribe(chan)
+            assert state == RealtimeSubscribeStates.SUBSCRIBED, err
+        pid = str(uuid.uuid4())
+        # by the time serve reads the insert and the update, the row is already gone
+        with psycopg.connect(serve.db_url) as conn:
+            conn.execute(
+                "insert into public.projects (id, organization_id, name, slug) "
+                "values (%s, %s, 'Gone', %s)",
+                (pid, alice.org_id, f"p-{pid[:8]}"),
+            )
+            conn.execute("update public.projects set name = 'Going' where id = %s", (pid,))
+            conn.execute("delete from public.projects where id = %s", (pid,))
+        got = [(await seen_a.get())["data"] for _ in range(3)]
+        assert [d["type"] for d in got] == ["INSERT", "UPDATE", "DELETE"]
+        assert (got[0]["record"]["name"], got[1]["record"]["name"]) == ("Gone", "Going")
         insert_project(serve, mallory)
         assert (await seen_m.get())["data"]["record"]["organization_id"] == mallory.org_id
 

@@ -11,6 +11,7 @@ Realtime server's RLS check.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -78,11 +79,14 @@ class ChangeCapture:
     ) -> dict[str, bool]:
         """Per identity key: may this identity see the changed row?
 
-        Inserts and updates: the row, found by primary key, must be visible to a SELECT
-        as the identity. Deletes: the row is gone, so it is put back for the question in
-        a transaction that is rolled back (Supabase cannot check RLS on deletes and
-        sends their primary key to every subscriber; this is stricter). If that fails,
-        the table privilege decides, as on Supabase.
+        The question is asked of the row as the change recorded it: inside a
+        transaction that is rolled back, the row with its primary key is replaced by
+        that image (an insert or update may have been updated again or deleted since,
+        a delete's row is gone), then a SELECT as the identity must find it. Supabase
+        cannot check RLS on deletes and sends their primary key to every subscriber;
+        this is stricter. If the image cannot be put back, inserts and updates are
+        judged by the row as it is now, and deletes by the table privilege, as on
+        Supabase.
         """
         if not info.primary_key:
             # no key to find the row by: only tables without RLS show their changes
@@ -90,15 +94,20 @@ class ChangeCapture:
         table = sql.Identifier(change.schema, change.table)
         key = sql.SQL(", ").join(sql.Identifier(c) for c in info.primary_key)
         query = sql.SQL(serve_sql("row_visible")).format(table=table, key=key)
-        if change.type != "DELETE":
-            return await self._ask(who, query, change, row=change.record)
         columns = sql.SQL(", ").join(sql.Identifier(c) for c in info.insertable)
         restore = sql.SQL(serve_sql("restore_deleted")).format(table=table, columns=columns)
+        if change.type == "DELETE":
+            row, prepare = change.old_record, [restore]
+        else:
+            remove = sql.SQL(serve_sql("remove_current")).format(table=table, key=key)
+            row, prepare = change.record, [remove, restore]
         try:
-            return await self._ask(who, query, change, row=change.old_record, restore=restore)
+            return await self._ask(who, query, change, row=row, prepare=prepare)
         except psycopg.Error as exc:
-            log.debug("cannot restore a deleted row for its RLS check: %s", exc)
-            return await self._ask(who, sql.SQL(serve_sql("table_privilege")), change)
+            log.debug("cannot put the changed row back for its RLS check: %s", exc)
+        if change.type != "DELETE":
+            return await self._ask(who, query, change, row=row)
+        return await self._ask(who, sql.SQL(serve_sql("table_privilege")), change)
 
     async def _ask(
         self,
@@ -107,7 +116,7 @@ class ChangeCapture:
         change: Change,
         *,
         row: dict[str, Any] | None = None,
-        restore: sql.Composable | None = None,
+        prepare: Sequence[sql.Composable] = (),
         rls: bool = False,
     ) -> dict[str, bool]:
         params: dict[str, Any] = {"schema": change.schema, "table": change.table}
@@ -115,9 +124,10 @@ class ChangeCapture:
             params["row"] = Jsonb(row)
         out: dict[str, bool] = {}
         async with self.pool.connection() as conn, conn.transaction(force_rollback=True):
-            if restore is not None:
+            if prepare:
                 await conn.execute(serve_sql("replica_role"))
-                await conn.execute(restore, params)
+                for statement in prepare:
+                    await conn.execute(statement, params)
             for identity in who:
                 try:
                     # a savepoint per identity: its role and claims end with it
