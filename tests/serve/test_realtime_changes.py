@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
@@ -59,8 +61,9 @@ async def test_insert_update_delete_reach_a_member(serve: ServeHandle) -> None:
         assert (deleted["type"], deleted["old_record"]) == ("DELETE", {"id": pid})
 
 
-async def test_other_organisation_receives_nothing(serve: ServeHandle) -> None:
-    """RLS per subscriber: a user of another organisation gets no insert, update or delete."""
+@asynccontextmanager
+async def two_organisations(serve: ServeHandle) -> AsyncIterator[tuple[User, User, Inbox, Inbox]]:
+    """alice and mallory, each of their own organisation, subscribed to * on projects."""
     publish_projects(serve)
     alice = make_user(serve.db_url, "alice")
     mallory = make_user(serve.db_url, "mallory")
@@ -73,6 +76,12 @@ async def test_other_organisation_receives_nothing(serve: ServeHandle) -> None:
             chan = client.channel("db").on_postgres_changes(Ev.All, inbox, table="projects")
             state, err = await subscribe(chan)
             assert state == RealtimeSubscribeStates.SUBSCRIBED, err
+        yield alice, mallory, seen_a, seen_m
+
+
+async def test_other_organisation_receives_nothing(serve: ServeHandle) -> None:
+    """RLS per subscriber: a user of another organisation gets no insert, update or delete."""
+    async with two_organisations(serve) as (alice, mallory, seen_a, seen_m):
         pid = insert_project(serve, alice)
         sql(serve.db_url, "update public.projects set name = 'Q' where id = %s", (pid,))
         sql(serve.db_url, "delete from public.projects where id = %s", (pid,))
@@ -85,18 +94,7 @@ async def test_other_organisation_receives_nothing(serve: ServeHandle) -> None:
 
 async def test_changes_are_judged_as_recorded_not_as_the_row_is_now(serve: ServeHandle) -> None:
     """Insert, update and delete in one transaction: the member gets all three, others none."""
-    publish_projects(serve)
-    alice = make_user(serve.db_url, "alice")
-    mallory = make_user(serve.db_url, "mallory")
-    async with (
-        realtime_client(serve, user_token(serve, alice)) as a,
-        realtime_client(serve, user_token(serve, mallory)) as m,
-    ):
-        seen_a, seen_m = Inbox(), Inbox()
-        for client, inbox in ((a, seen_a), (m, seen_m)):
-            chan = client.channel("db").on_postgres_changes(Ev.All, inbox, table="projects")
-            state, err = await subscribe(chan)
-            assert state == RealtimeSubscribeStates.SUBSCRIBED, err
+    async with two_organisations(serve) as (alice, mallory, seen_a, seen_m):
         pid = str(uuid.uuid4())
         # by the time serve reads the insert and the update, the row is already gone
         with psycopg.connect(serve.db_url) as conn:
