@@ -1,7 +1,7 @@
--- Inserts and updates: the row may have changed again, or been deleted, since the
--- change was recorded. Before the RLS question it is removed here and put back as the
--- change recorded it (restore_deleted.sql), inside a transaction that is always rolled
--- back, with triggers and foreign-key checks off (replica_role.sql). {table} and {key}
--- are identifiers composed with psycopg.sql, never user text.
+-- Before the RLS question on a change, the row with its primary key as it is now
+-- (updated again since, or already deleted) is taken out, so that restore_row.sql can
+-- put the change's image in its place; inside a transaction that is always rolled back
+-- (replica_role.sql). {table} and {key} are identifiers composed with psycopg.sql,
+-- never user text.
 delete from {table}
 where ({key}) = (select {key} from pg_catalog.jsonb_populate_record(null::{table}, %(row)s::jsonb))

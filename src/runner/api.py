@@ -21,7 +21,7 @@ from runner.loader import LoadedSuite, load_suite, loaded_from_suite
 from runner.logsafe import learning_store, redacting_logs
 from runner.models import RunResult, Service, Suite
 from runner.plan import build_plan
-from runner.settings import Settings
+from runner.settings import HttpClient, Settings
 from runner.store.base import NullStore, Store
 
 
@@ -39,7 +39,7 @@ def as_loaded(suite: str | Path | Suite | LoadedSuite) -> LoadedSuite:
     return load_suite(suite)
 
 
-def make_client(concurrency: int, kind: str = "aiohttp") -> httpx.AsyncClient:
+def make_client(concurrency: int, kind: HttpClient = "aiohttp") -> httpx.AsyncClient:
     """The run's one HTTP client, with a pool sized to the concurrency.
 
     ``kind`` is the transport under httpx: ``aiohttp`` or ``httpcore``

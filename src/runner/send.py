@@ -16,12 +16,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 
 from runner.models import Attempt, ErrorCategory, RetryPolicy
 from runner.render import RenderedRequest
+from runner.settings import HttpClient
 
 Sleep = Callable[[float], Awaitable[Any]]
 
@@ -128,10 +129,10 @@ class SchemeTransport(httpx.AsyncBaseTransport):
             await self._secure.aclose()
 
 
-HTTP_CLIENTS = ("aiohttp", "httpcore")
+HTTP_CLIENTS: tuple[str, ...] = get_args(HttpClient)
 
 
-def make_transport(concurrency: int, kind: str = "aiohttp") -> httpx.AsyncBaseTransport:
+def make_transport(concurrency: int, kind: HttpClient = "aiohttp") -> httpx.AsyncBaseTransport:
     """The transport under the run's httpx client, per scheme (``SchemeTransport``).
 
     ``aiohttp`` (the default): one aiohttp connector per scheme, sized to the
@@ -141,13 +142,12 @@ def make_transport(concurrency: int, kind: str = "aiohttp") -> httpx.AsyncBaseTr
     """
     if kind not in HTTP_CLIENTS:
         raise ValueError(f"unknown HTTP client {kind!r}: use one of {', '.join(HTTP_CLIENTS)}")
+    size = max(concurrency, 10)
     if kind == "aiohttp":
         from runner.aiohttp_transport import AiohttpTransport
 
-        connections = max(concurrency, 10)
-        return SchemeTransport(lambda tls: AiohttpTransport(tls=tls, connections=connections))
+        return SchemeTransport(lambda tls: AiohttpTransport(tls=tls, connections=size))
     if concurrency <= 16:
-        size = max(concurrency, 10)
         limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
         return SchemeTransport(lambda tls: httpx.AsyncHTTPTransport(verify=tls, limits=limits))
     return SchemeTransport(lambda tls: ShardedTransport(concurrency, tls=tls))

@@ -12,6 +12,9 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+HttpClient = Literal["aiohttp", "httpcore"]
+"""The transport under the runner's httpx client (``runner.send.make_transport``)."""
+
 
 class Settings(BaseSettings):
     """Runtime configuration. Environment variables win over ``.env``."""
@@ -62,7 +65,7 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("RUNNER_CONCURRENCY"),
         description="Default number of tests in flight at once.",
     )
-    http_client: Literal["aiohttp", "httpcore"] = Field(
+    http_client: HttpClient = Field(
         default="aiohttp",
         validation_alias=AliasChoices("RUNNER_HTTP_CLIENT"),
         description="Transport under the runner's httpx client: aiohttp (faster) or httpcore.",

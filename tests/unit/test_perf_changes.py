@@ -224,7 +224,7 @@ def test_aiohttp_is_the_default_transport_and_unknown_kinds_are_refused() -> Non
     assert isinstance(default, SchemeTransport)
     assert isinstance(default.plain, AiohttpTransport)
     with pytest.raises(ValueError, match="unknown HTTP client 'curl'"):
-        make_transport(8, "curl")
+        make_transport(8, "curl")  # type: ignore[arg-type]
 
 
 async def test_https_gets_a_verifying_pool_made_on_first_use() -> None:

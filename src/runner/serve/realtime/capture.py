@@ -95,12 +95,11 @@ class ChangeCapture:
         key = sql.SQL(", ").join(sql.Identifier(c) for c in info.primary_key)
         query = sql.SQL(serve_sql("row_visible")).format(table=table, key=key)
         columns = sql.SQL(", ").join(sql.Identifier(c) for c in info.insertable)
-        restore = sql.SQL(serve_sql("restore_deleted")).format(table=table, columns=columns)
-        if change.type == "DELETE":
-            row, prepare = change.old_record, [restore]
-        else:
-            remove = sql.SQL(serve_sql("remove_current")).format(table=table, key=key)
-            row, prepare = change.record, [remove, restore]
+        prepare = [
+            sql.SQL(serve_sql("remove_current")).format(table=table, key=key),
+            sql.SQL(serve_sql("restore_row")).format(table=table, columns=columns),
+        ]
+        row = change.old_record if change.type == "DELETE" else change.record
         try:
             return await self._ask(who, query, change, row=row, prepare=prepare)
         except psycopg.Error as exc:
