@@ -5,8 +5,12 @@ from __future__ import annotations
 import importlib.util
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
+
+import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -29,3 +33,43 @@ def load_example(name: str) -> ModuleType:
     sys.modules[name] = module  # dataclasses look their module up by name
     spec.loader.exec_module(module)
     return module
+
+
+async def record_example_run(
+    db_url: str,
+    spill_dir: Path,
+    transport: httpx.AsyncBaseTransport,
+    *,
+    suite: Any = EXAMPLES / "shop.yaml",
+    on_run_id: Callable[[str], None] | None = None,
+) -> tuple[Any, Any]:
+    """Record ``suite`` (a path or a loaded suite) into ``db_url`` with PostgresStore.
+
+    Requests go through ``transport`` to ``http://shop.test``; seed 7, no services,
+    no environment, no ``.env``. ``on_run_id`` gets the run id once the run exists.
+    Returns the run result and the (closed) store.
+    """
+    from runner.api import run_suite
+    from runner.database import Target
+    from runner.settings import Settings
+    from runner.store.postgres import PostgresStore
+
+    store = PostgresStore(Target(db_url, embedded=True), spill_dir=spill_dir)
+
+    def on_event(event: object) -> None:
+        if on_run_id and getattr(event, "kind", None) == "run_started" and store.run_id:
+            on_run_id(store.run_id)
+
+    async with store, httpx.AsyncClient(transport=transport) as client:
+        result = await run_suite(
+            suite,
+            store=store,
+            client=client,
+            base_url="http://shop.test",
+            services=(),
+            seed=7,
+            environ={},
+            settings=Settings(_env_file=None),  # type: ignore[call-arg]
+            on_event=on_event,
+        )
+    return result, store

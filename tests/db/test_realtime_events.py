@@ -21,13 +21,9 @@ import pytest
 from helpers import World, acting_as, seed, set_identity
 from psycopg import errors
 
-from runner.api import run_suite
-from runner.database import Target
 from runner.loader import load_suite_text
 from runner.models import RunStatus
-from runner.settings import Settings
-from runner.store.postgres import PostgresStore
-from support import EXAMPLES, load_example
+from support import EXAMPLES, load_example, record_example_run
 
 pytestmark = pytest.mark.db
 
@@ -86,19 +82,8 @@ async def _record_shop_run(url: str, tmp_path: Path) -> tuple[Any, list[str]]:
     text = (EXAMPLES / "shop.yaml").read_text(encoding="utf-8") + EXTRA_TESTS
     loaded = load_suite_text(text, file=str(EXAMPLES / "shop.yaml"), base_dir=EXAMPLES)
     app = shop_api.create_app()
-    store = PostgresStore(Target(url, embedded=True), spill_dir=tmp_path / "spill")
     transport = httpx.ASGITransport(app=app)
-    async with store, httpx.AsyncClient(transport=transport) as client:
-        result = await run_suite(
-            loaded,
-            store=store,
-            client=client,
-            base_url="http://shop.test",
-            services=(),
-            seed=7,
-            environ={},
-            settings=Settings(_env_file=None),  # type: ignore[call-arg]
-        )
+    result, store = await record_example_run(url, tmp_path / "spill", transport, suite=loaded)
     assert store.writer is not None and store.writer.spilled == 0
     shop = app.state.shop
     return result, [*shop.tokens, *shop.refresh]

@@ -11,11 +11,7 @@ import pytest
 from realtime import RealtimePostgresChangesListenEvent as Ev
 from realtime import RealtimeSubscribeStates
 
-from runner.api import run_suite
-from runner.database import Target
-from runner.settings import Settings
-from runner.store.postgres import PostgresStore
-from support import load_example
+from support import load_example, record_example_run
 from support_realtime import Inbox, make_user, realtime_client, sql, subscribe, user_token
 from support_serve import ServeHandle
 
@@ -44,18 +40,8 @@ class GatedTransport(httpx.AsyncBaseTransport):
 
 
 async def record_shop_run(db_url: str, spill: Path, gate: asyncio.Event) -> Any:
-    store = PostgresStore(Target(db_url, embedded=True), spill_dir=spill)
-    async with store, httpx.AsyncClient(transport=GatedTransport(gate)) as client:
-        return await run_suite(
-            SHOP,
-            store=store,
-            client=client,
-            base_url="http://shop.test",
-            services=(),
-            seed=7,
-            environ={},
-            settings=Settings(_env_file=None),  # type: ignore[call-arg]
-        )
+    result, _ = await record_example_run(db_url, spill, GatedTransport(gate))
+    return result
 
 
 async def test_run_events_arrive_in_order_without_gaps(serve: ServeHandle, tmp_path: Path) -> None:

@@ -12,12 +12,8 @@ import httpx
 import psycopg
 import pytest
 
-from runner.api import run_suite
-from runner.database import Target
-from runner.settings import Settings
-from runner.store.postgres import PostgresStore
 from runner.watch import Connection, watch_run
-from support import load_example
+from support import load_example, record_example_run
 from support_serve import ServeHandle
 
 pytestmark = pytest.mark.db
@@ -28,26 +24,13 @@ shop_api = load_example("shop_api")
 
 async def record_shop(db_url: str, tmp_path: Path, started: asyncio.Event, ids: list[str]) -> None:
     """Run the example suite into ``db_url``, announcing the run id once it exists."""
-    store = PostgresStore(Target(db_url, embedded=True), spill_dir=tmp_path / "spill")
+
+    def on_run_id(run_id: str) -> None:
+        ids.append(run_id)
+        started.set()
+
     transport = httpx.ASGITransport(app=shop_api.create_app())
-
-    def on_event(event: object) -> None:
-        if getattr(event, "kind", None) == "run_started" and store.run_id:
-            ids.append(store.run_id)
-            started.set()
-
-    async with store, httpx.AsyncClient(transport=transport) as client:
-        result = await run_suite(
-            SHOP,
-            store=store,
-            client=client,
-            base_url="http://shop.test",
-            services=(),
-            seed=7,
-            environ={},
-            settings=Settings(_env_file=None),  # type: ignore[call-arg]
-            on_event=on_event,
-        )
+    result, _ = await record_example_run(db_url, tmp_path / "spill", transport, on_run_id=on_run_id)
     assert result.ok
 
 
