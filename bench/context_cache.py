@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 import psycopg
 
-from runner.context import TestExecutionContextManager
-from runner.database import resolve_target
-from runner.migrate import migrate
+from runner.context.manager import TestExecutionContextManager
+from runner.db.connect import resolve_target
+from runner.db.migrate import migrate
 from runner.models import CaptureSpec
 from runner.settings import Settings
 

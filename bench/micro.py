@@ -53,8 +53,8 @@ def median_of(reps: int, fn: Callable[[], float]) -> float:
 
 
 def bench_load(reps: int, tmp: Path) -> dict[str, float]:
-    from runner.loader import load_suite
-    from runner.plan import build_plan
+    from runner.suite.load import load_suite
+    from runner.plan.graph import build_plan
 
     big = tmp / "suite-100k.json"
     big.write_text(json.dumps(build_suite(25_000, BASE), indent=1))
@@ -154,7 +154,7 @@ async def runner_loop(loaded: Any) -> float:
 
 
 def bench_pipeline(reps: int) -> dict[str, float]:
-    from runner.loader import loaded_from_suite
+    from runner.suite.load import loaded_from_suite
     from runner.models import Suite
 
     n = 2_500
@@ -170,10 +170,10 @@ def bench_pipeline(reps: int) -> dict[str, float]:
 
 
 async def db_once(results: list[Any], loaded: Any) -> float:
-    from runner.database import resolve_target
-    from runner.migrate import migrate
+    from runner.db.connect import resolve_target
+    from runner.db.migrate import migrate
     from runner.models import RunStatus
-    from runner.plan import build_plan
+    from runner.plan.graph import build_plan
     from runner.settings import Settings
     from runner.store.base import RunInfo
     from runner.store.postgres import PostgresStore
@@ -197,7 +197,7 @@ async def db_once(results: list[Any], loaded: Any) -> float:
 
 
 def bench_db(reps: int) -> dict[str, float]:
-    from runner.loader import loaded_from_suite
+    from runner.suite.load import loaded_from_suite
     from runner.models import Suite
 
     os.environ.setdefault("RUNNER_DATA_DIR", "/tmp/runner-bench/data")  # noqa: S108

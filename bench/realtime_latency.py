@@ -46,7 +46,7 @@ def serve_child(db_url: str, port: int) -> None:
     """Run serve on 127.0.0.1:port (in the child process)."""
     import uvicorn
 
-    from runner.database import Target
+    from runner.db.connect import Target
     from runner.serve.app import create_app
     from runner.serve.keys import ServeKeys
     from runner.serve.state import ServeState
@@ -66,9 +66,9 @@ def serve_child(db_url: str, port: int) -> None:
 
 def bench_database() -> str:
     """A fresh, migrated database on the benchmark's own embedded server."""
-    from runner.database import Target
-    from runner.embedded import EmbeddedServer
-    from runner.migrate import migrate
+    from runner.db.connect import Target
+    from runner.db.embedded import EmbeddedServer
+    from runner.db.migrate import migrate
 
     root = Path(os.environ.get("RUNNER_BENCH_DIR", "/tmp/runner-bench-realtime"))  # noqa: S108
     server = EmbeddedServer(

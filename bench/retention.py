@@ -36,9 +36,9 @@ from typing import Any
 
 import psycopg
 
-from runner.database import Target
-from runner.embedded import EmbeddedServer
-from runner.migrate import migrate
+from runner.db.connect import Target
+from runner.db.embedded import EmbeddedServer
+from runner.db.migrate import migrate
 from runner.retention import LocalArchive, apply, plan, restore
 from runner.retention.restore import locate_local
 

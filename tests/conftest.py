@@ -18,10 +18,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from runner.database import Target
-from runner.embedded import EmbeddedServer
-from runner.migrate import migrate
-from runner.sqlfiles import bootstrap_file, migration_files
+from runner.db.connect import Target
+from runner.db.embedded import EmbeddedServer
+from runner.db.migrate import migrate
+from runner.db.sqlfiles import bootstrap_file, migration_files
 from support import free_port
 
 pytest_plugins = ["pytester"]  # tests of runner.pytest_plugin drive pytest itself

@@ -50,7 +50,7 @@ async def record_example_run(
     Returns the run result and the (closed) store.
     """
     from runner.api import run_suite
-    from runner.database import Target
+    from runner.db.connect import Target
     from runner.settings import Settings
     from runner.store.postgres import PostgresStore
 

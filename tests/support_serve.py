@@ -12,7 +12,7 @@ from pathlib import Path
 
 import uvicorn
 
-from runner.database import Target
+from runner.db.connect import Target
 from runner.serve.app import create_app
 from runner.serve.keys import ServeKeys
 from runner.serve.state import ServeState

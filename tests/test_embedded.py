@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from runner.embedded import EmbeddedServer
+from runner.db.embedded import EmbeddedServer
 from runner.errors import EmbeddedServerError
 from support import free_port
 
@@ -56,7 +56,7 @@ def test_start_reuse_and_stop(server: EmbeddedServer) -> None:
 def test_two_processes_starting_at_once_get_one_server(server: EmbeddedServer) -> None:
     """Two processes racing to start the same data directory end with one postmaster."""
     code = (
-        "import sys; from pathlib import Path; from runner.embedded import EmbeddedServer;"
+        "import sys; from pathlib import Path; from runner.db.embedded import EmbeddedServer;"
         f"s = EmbeddedServer(Path({str(server.data_dir)!r}), {server.port}); print(s.start().pid)"
     )
     procs = [

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from runner.api import run_suite
-    from runner.context import TestExecutionContextManager
-    from runner.credentials import delete_credential, load_credential, save_credential
+    from runner.context.manager import TestExecutionContextManager
+    from runner.context.request import build_request
+    from runner.db.identity import Identity
     from runner.errors import (
         ConfigError,
         DatabaseError,
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
         ServiceError,
         SuiteError,
     )
-    from runner.identity import Identity
-    from runner.loader import LoadedSuite, load_suite
     from runner.models import (
         Attempt,
         CaptureSpec,
@@ -47,24 +46,25 @@ if TYPE_CHECKING:
         TestResult,
         TestSpec,
     )
-    from runner.plan import Plan, build_plan
-    from runner.request_builder import build_request
+    from runner.plan.graph import Plan, build_plan
     from runner.settings import Settings
     from runner.store.base import NullStore, Store
+    from runner.store.credentials import delete_credential, load_credential, save_credential
     from runner.store.factory import open_store
     from runner.store.postgres import PostgresStore
+    from runner.suite.load import LoadedSuite, load_suite
 
 _WHERE = {
     "run_suite": "runner.api",
-    "TestExecutionContextManager": "runner.context",
+    "TestExecutionContextManager": "runner.context.manager",
     "ConfigError": "runner.errors",
     "DatabaseError": "runner.errors",
     "PlanError": "runner.errors",
     "RunnerError": "runner.errors",
     "ServiceError": "runner.errors",
     "SuiteError": "runner.errors",
-    "LoadedSuite": "runner.loader",
-    "load_suite": "runner.loader",
+    "LoadedSuite": "runner.suite.load",
+    "load_suite": "runner.suite.load",
     "Attempt": "runner.models",
     "CaptureSpec": "runner.models",
     "CheckResult": "runner.models",
@@ -82,13 +82,13 @@ _WHERE = {
     "Suite": "runner.models",
     "TestResult": "runner.models",
     "TestSpec": "runner.models",
-    "Plan": "runner.plan",
-    "build_plan": "runner.plan",
-    "build_request": "runner.request_builder",
-    "delete_credential": "runner.credentials",
-    "load_credential": "runner.credentials",
-    "save_credential": "runner.credentials",
-    "Identity": "runner.identity",
+    "Plan": "runner.plan.graph",
+    "build_plan": "runner.plan.graph",
+    "build_request": "runner.context.request",
+    "delete_credential": "runner.store.credentials",
+    "load_credential": "runner.store.credentials",
+    "save_credential": "runner.store.credentials",
+    "Identity": "runner.db.identity",
     "open_store": "runner.store.factory",
     "Settings": "runner.settings",
     "NullStore": "runner.store.base",

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import httpx
 
-from runner.engine import OnEvent, execute
-from runner.environment import resolve_environment
-from runner.loader import LoadedSuite, load_suite, loaded_from_suite
-from runner.logsafe import learning_store, redacting_logs
+from runner.execute.engine import OnEvent, execute
+from runner.execute.logsafe import learning_store, redacting_logs
 from runner.models import RunResult, Service, Suite
-from runner.plan import build_plan
+from runner.plan.graph import build_plan
 from runner.settings import HttpClient, Settings
 from runner.store.base import NullStore, Store
+from runner.suite.environment import resolve_environment
+from runner.suite.load import LoadedSuite, load_suite, loaded_from_suite
 
 
 def new_seed() -> int:
@@ -45,7 +45,7 @@ def make_client(concurrency: int, kind: HttpClient = "aiohttp") -> httpx.AsyncCl
     ``kind`` is the transport under httpx: ``aiohttp`` or ``httpcore``
     (``RUNNER_HTTP_CLIENT``).
     """
-    from runner.send import make_transport
+    from runner.execute.http.send import make_transport
 
     return httpx.AsyncClient(transport=make_transport(concurrency, kind), follow_redirects=False)
 
@@ -83,7 +83,7 @@ async def run_suite(
     environ_map = os.environ if environ is None else environ
     stored: dict[str, str] = {}
     if store is not None and not isinstance(store, NullStore):
-        from runner.vault import stored_secrets_for_run  # only a database store pays for it
+        from runner.store.vault import stored_secrets_for_run  # only a database store pays for it
 
         stored = await stored_secrets_for_run(store, loaded, env, environ_map)
     environment = resolve_environment(
@@ -95,7 +95,7 @@ async def run_suite(
         stored=stored,
     )
     if store is not None and getattr(store, "identity", None) is not None:
-        from runner.credentials import credentials_for_run, template_values
+        from runner.store.credentials import credentials_for_run, template_values
 
         found = await credentials_for_run(store, loaded.suite)
     else:
@@ -112,7 +112,9 @@ async def run_suite(
     to_start = [*(loaded.suite.services if services is None else services), *extra_services]
     async with AsyncExitStack() as stack:
         if to_start:
-            from runner.services import run_services  # only suites with services pay for it
+            from runner.execute.processes import (
+                run_services,  # only suites with services pay for it
+            )
 
             await stack.enter_async_context(
                 run_services(to_start, base_dir=_suite_dir(loaded), environ=environ)
@@ -136,7 +138,7 @@ async def run_suite(
             trigger=trigger,
         )
         if settings.webhook_urls:  # after the run is recorded; never fails it
-            from runner.notify import notify_run
+            from runner.reporting.webhooks import notify_run
 
             await notify_run(result, settings=settings, store=store)
         return result

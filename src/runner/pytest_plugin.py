@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from runner.context import TestExecutionContextManager
-    from runner.database import Target
+    from runner.context.manager import TestExecutionContextManager
+    from runner.db.connect import Target
     from runner.settings import Settings
 
 
@@ -38,8 +38,8 @@ class PytestRun:
 
     def manager(self) -> TestExecutionContextManager:
         """A new (unconnected) context manager on the run's database; ``async with`` it."""
-        from runner.context import TestExecutionContextManager
-        from runner.crypto import box_from_settings
+        from runner.context.manager import TestExecutionContextManager
+        from runner.secrets.crypto import box_from_settings
 
         return TestExecutionContextManager(self.target, cipher=box_from_settings(self.settings))
 
@@ -74,7 +74,7 @@ class _Recorder:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        from runner.database import resolve_target
+        from runner.db.connect import resolve_target
         from runner.settings import Settings
 
         settings = Settings()
@@ -156,9 +156,9 @@ def _message(report: pytest.TestReport) -> str:
 def _execute(target: Target, sql: str, params: tuple[Any, ...]) -> None:
     import psycopg
 
-    from runner.database import connect_kwargs, describe
+    from runner.db.connect import connect_kwargs, describe
+    from runner.db.identity import SET_IDENTITY, Identity
     from runner.errors import DatabaseError
-    from runner.identity import SET_IDENTITY, Identity
 
     identity = Identity.service()
     try:
@@ -173,10 +173,10 @@ def _create_run(target: Target, organization: str, project: str, suite: str) -> 
     import psycopg
     from psycopg.types.json import Jsonb
 
-    from runner.database import connect_kwargs, describe
+    from runner.db.connect import connect_kwargs, describe
+    from runner.db.identity import SET_IDENTITY, Identity
+    from runner.db.sqlfiles import query
     from runner.errors import DatabaseError
-    from runner.identity import SET_IDENTITY, Identity
-    from runner.sqlfiles import query
     from runner.store.sync import slugify
 
     identity = Identity.service()

@@ -13,7 +13,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 HttpClient = Literal["aiohttp", "httpcore"]
-"""The transport under the runner's httpx client (``runner.send.make_transport``)."""
+"""The transport under the runner's httpx client (``runner.execute.http.send.make_transport``)."""
 
 
 class Settings(BaseSettings):
@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("RUNNER_SECRET_KEY"),
-        description="Base64 AES-256 key for secrets at rest (see runner.crypto).",
+        description="Base64 AES-256 key for secrets at rest (see runner.secrets.crypto).",
     )
     secret_key_old: SecretStr | None = Field(
         default=None,

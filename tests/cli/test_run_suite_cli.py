@@ -257,7 +257,7 @@ def test_help_imports_nothing_heavy() -> None:
     """`run-suite --help` loads no HTTP, template or model library (start-up stays fast)."""
     code = (
         "import sys\n"
-        "from runner.cli import build_parser\n"
+        "from runner.cli.main import build_parser\n"
         "build_parser()\n"
         "heavy = {'httpx', 'jinja2', 'pydantic', 'rich', 'networkx', 'yaml', 'jsonschema'}\n"
         "print(sorted(heavy & set(sys.modules)))\n"

@@ -11,9 +11,9 @@ import pytest
 from analytics_history import at, result, run, seed_history
 from helpers import World, claims_for
 
-from runner.analytics import load_run_analysis
-from runner.database import Target, connect
-from runner.identity import Identity, apply_identity
+from runner.db.connect import Target, connect
+from runner.db.identity import Identity, apply_identity
+from runner.reporting.analytics import load_run_analysis
 
 pytestmark = pytest.mark.db
 

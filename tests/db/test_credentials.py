@@ -12,19 +12,19 @@ import pytest
 from helpers import World, seed
 
 from runner.api import run_suite
-from runner.credentials import (
+from runner.db.connect import Target, connect
+from runner.db.identity import Identity
+from runner.errors import ConfigError
+from runner.secrets.crypto import SecretBox, generate_key
+from runner.settings import Settings
+from runner.store.credentials import (
     credentials_used,
     delete_credential,
     load_credential,
     save_credential,
 )
-from runner.crypto import SecretBox, generate_key
-from runner.database import Target, connect
-from runner.errors import ConfigError
-from runner.identity import Identity
-from runner.loader import load_suite_text
-from runner.settings import Settings
 from runner.store.factory import open_store
+from runner.suite.load import load_suite_text
 
 pytestmark = pytest.mark.db
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from runner.database import Target
+from runner.db.connect import Target
+from runner.db.migrate import MigrationFile, available, migrate
 from runner.errors import MigrationError
-from runner.migrate import MigrationFile, available, migrate
 
 pytestmark = pytest.mark.db
 

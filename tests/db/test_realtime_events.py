@@ -21,8 +21,8 @@ import pytest
 from helpers import World, acting_as, seed, set_identity
 from psycopg import errors
 
-from runner.loader import load_suite_text
 from runner.models import RunStatus
+from runner.suite.load import load_suite_text
 from support import EXAMPLES, load_example, record_example_run
 
 pytestmark = pytest.mark.db

@@ -10,11 +10,11 @@ import pytest
 from helpers import World, seed
 
 from runner.api import run_suite
+from runner.db.identity import Identity, identity_from_settings
 from runner.errors import ConfigError, DatabaseError
-from runner.identity import Identity, identity_from_settings
-from runner.loader import load_suite_text
 from runner.settings import Settings
 from runner.store.factory import open_store
+from runner.suite.load import load_suite_text
 
 pytestmark = pytest.mark.db
 

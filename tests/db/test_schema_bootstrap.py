@@ -11,9 +11,9 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from runner.database import Target
-from runner.migrate import migrate
-from runner.sqlfiles import bootstrap_file, migration_files
+from runner.db.connect import Target
+from runner.db.migrate import migrate
+from runner.db.sqlfiles import bootstrap_file, migration_files
 
 pytestmark = pytest.mark.db
 

@@ -10,10 +10,10 @@ import psycopg
 import pytest
 from helpers import acting_as, seed
 
-from runner.loader import load_suite
-from runner.plan import build_plan
+from runner.plan.graph import build_plan
 from runner.store.base import RunInfo
 from runner.store.sync import StartedRun, run_request
+from runner.suite.load import load_suite
 
 pytestmark = pytest.mark.db
 SHOP = Path(__file__).resolve().parents[2] / "examples" / "shop.yaml"

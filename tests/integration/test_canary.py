@@ -12,14 +12,14 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from runner import vault
 from runner.api import run_suite
-from runner.crypto import SecretBox, SecretKeyError, generate_key, sealed_in
-from runner.database import Target, connect
-from runner.loader import load_suite_text
-from runner.report import write_json, write_junit
+from runner.db.connect import Target, connect
+from runner.reporting.files import write_json, write_junit
+from runner.secrets.crypto import SecretBox, SecretKeyError, generate_key, sealed_in
 from runner.settings import Settings
+from runner.store import vault
 from runner.store.postgres import PostgresStore
+from runner.suite.load import load_suite_text
 
 pytestmark = pytest.mark.db
 

@@ -13,15 +13,15 @@ import httpx
 import psycopg
 import pytest
 
-from runner import cli
-from runner.capture import CaptureError
-from runner.context import PROVENANCE, TestExecutionContextManager
-from runner.crypto import SecretBox, generate_key, sealed_in
-from runner.database import Target
+from runner.cli import main as cli
+from runner.context.manager import PROVENANCE, TestExecutionContextManager
+from runner.db.connect import Target
+from runner.db.identity import Identity
 from runner.errors import DatabaseError
-from runner.identity import Identity
-from runner.loader import load_suite_text
+from runner.execute.capture import CaptureError
 from runner.models import CaptureSpec
+from runner.secrets.crypto import SecretBox, generate_key, sealed_in
+from runner.suite.load import load_suite_text
 
 pytestmark = pytest.mark.db
 
@@ -227,8 +227,8 @@ _WORKER = textwrap.dedent(
     """
     import asyncio, sys
     import httpx
-    from runner.context import TestExecutionContextManager
-    from runner.database import Target
+    from runner.context.manager import TestExecutionContextManager
+    from runner.db.connect import Target
     from runner.models import CaptureSpec
 
     url, run_id, first = sys.argv[1], sys.argv[2], int(sys.argv[3])

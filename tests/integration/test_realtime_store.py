@@ -9,13 +9,13 @@ from typing import Any
 import psycopg
 import pytest
 
-from runner.database import Target
-from runner.loader import load_suite_text
+from runner.db.connect import Target
 from runner.models import RunStatus
-from runner.plan import build_plan
+from runner.plan.graph import build_plan
 from runner.store.base import RunInfo
 from runner.store.postgres import PostgresStore
 from runner.store.writer import BatchWriter, Op, read_spill
+from runner.suite.load import load_suite_text
 
 pytestmark = pytest.mark.db
 

@@ -20,12 +20,12 @@ import psycopg
 import pytest
 
 from runner.api import run_suite
-from runner.database import Target
-from runner.loader import load_suite_text
+from runner.db.connect import Target
 from runner.models import RunResult
-from runner.reports.graph import STATUS_COLOURS
+from runner.reporting.html.graph import STATUS_COLOURS
 from runner.settings import Settings
 from runner.store.postgres import PostgresStore
+from runner.suite.load import load_suite_text
 
 pytestmark = pytest.mark.db
 

@@ -12,9 +12,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from runner import cli, vault
-from runner.crypto import SecretBox, SecretKeyError, generate_key, sealed_in
-from runner.database import Target, connect
+from runner.cli import main as cli
+from runner.db.connect import Target, connect
+from runner.secrets.crypto import SecretBox, SecretKeyError, generate_key, sealed_in
+from runner.store import vault
 
 pytestmark = pytest.mark.db
 

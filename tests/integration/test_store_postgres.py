@@ -17,14 +17,14 @@ import psycopg
 import pytest
 
 from runner.api import run_suite
-from runner.database import Target
-from runner.loader import load_suite, load_suite_text
+from runner.db.connect import Target
 from runner.models import RunStatus, Status
-from runner.plan import build_plan
+from runner.plan.graph import build_plan
 from runner.settings import Settings
 from runner.store.catalog import load_suite_by_name
 from runner.store.postgres import PostgresStore
 from runner.store.supabase import SupabaseStore
+from runner.suite.load import load_suite, load_suite_text
 from support import load_example
 from support_serve import serving
 

@@ -10,12 +10,12 @@ import pytest
 from test_store_postgres import BASE, rows, shop_api
 
 from runner.api import run_suite
-from runner.crypto import SecretBox, generate_key
-from runner.database import Target
-from runner.loader import load_suite_text
+from runner.db.connect import Target
 from runner.models import Status
+from runner.secrets.crypto import SecretBox, generate_key
 from runner.settings import Settings
 from runner.store.postgres import PostgresStore
+from runner.suite.load import load_suite_text
 
 pytestmark = pytest.mark.db
 

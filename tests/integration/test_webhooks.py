@@ -22,11 +22,11 @@ import httpx
 import pytest
 
 from runner.api import run_suite
-from runner.loader import load_suite_text
 from runner.models import ErrorCategory, RunResult, RunStatus, Status, TestResult
-from runner.notify import notify_run, signature
-from runner.reports import AnalysisView, FlakyView, RegressionView
+from runner.reporting.html import AnalysisView, FlakyView, RegressionView
+from runner.reporting.webhooks import notify_run, signature
 from runner.settings import Settings
+from runner.suite.load import load_suite_text
 from support import free_port
 
 SECRET = "whsec-test-0123456789"
@@ -239,7 +239,7 @@ async def test_a_4xx_is_not_retried_and_warns(
 ) -> None:
     """A receiver refusing the payload (400) is told once; the warning names the status."""
     receiver.statuses = [400]
-    with caplog.at_level(logging.WARNING, logger="runner.notify"):
+    with caplog.at_level(logging.WARNING, logger="runner.reporting.webhooks"):
         (d,) = await notify_run(failed_run(), settings=settings(receiver.url), sleep=no_sleep)
     receiver.all(1)
     assert (d.delivered, d.attempts, d.error) == (False, 1, "HTTP 400")
@@ -253,10 +253,10 @@ async def test_receiver_down_is_a_warning_without_the_url_path(
     port = free_port()
     url = f"http://127.0.0.1:{port}/hooks/SECRET-PATH-TOKEN"
     s = settings(url, webhook_retries=2)
-    with caplog.at_level(logging.WARNING, logger="runner.notify"):
+    with caplog.at_level(logging.WARNING, logger="runner.reporting.webhooks"):
         (d,) = await notify_run(failed_run(), settings=s, sleep=no_sleep)
     assert (d.delivered, d.attempts, d.status_code) == (False, 3, None)
-    (record,) = [r for r in caplog.records if r.name == "runner.notify"]
+    (record,) = [r for r in caplog.records if r.name == "runner.reporting.webhooks"]
     message = record.getMessage()
     assert message.startswith(f"webhook http://127.0.0.1:{port}/…: run_failed not delivered")
     assert "ConnectError" in message and "SECRET-PATH-TOKEN" not in caplog.text
@@ -281,7 +281,7 @@ async def test_broken_payload_template_warns_and_sends_nothing(
     """A template that does not compile: a warning with its line, no request."""
     template = tmp_path / "bad.j2"
     template.write_text('{"a": 1,\n {% if %}}')
-    with caplog.at_level(logging.WARNING, logger="runner.notify"):
+    with caplog.at_level(logging.WARNING, logger="runner.reporting.webhooks"):
         assert (
             await notify_run(
                 failed_run(), settings=settings(receiver.url, webhook_template=template)
@@ -393,7 +393,7 @@ async def test_flaky_test_found_by_the_database_is_sent(
     receiver: Receiver, migrated_db: str, tmp_path: Path
 ) -> None:
     """Pass, fail, pass: the third run's finish finds the test flaky, and a webhook says so."""
-    from runner.database import Target
+    from runner.db.connect import Target
     from runner.store.postgres import PostgresStore
 
     answers = iter([201, 500, 201])

@@ -12,7 +12,7 @@ import httpx
 import psycopg
 import pytest
 
-from runner.watch import Connection, watch_run
+from runner.cli.watch import Connection, watch_run
 from support import load_example, record_example_run
 from support_serve import ServeHandle
 

@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from runner.api import make_client
+from runner.execute.http.send import send
 from runner.models import ErrorCategory, RetryPolicy
-from runner.send import send
 from support import free_port
 
 KINDS = ["httpcore", "aiohttp"]

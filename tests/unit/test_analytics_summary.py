@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 from datetime import UTC, date, datetime, timedelta
 
-from runner.analytics import (
+from runner.models import ErrorCategory, RunResult, RunStatus, Status, TestResult
+from runner.reporting.analytics import (
     FlakyDetection,
     QuarantinedFailure,
     Regression,
@@ -13,8 +14,7 @@ from runner.analytics import (
     analysis_lines,
     print_analysis,
 )
-from runner.models import ErrorCategory, RunResult, RunStatus, Status, TestResult
-from runner.report import counts_line, summary_text
+from runner.reporting.files import counts_line, summary_text
 
 T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 

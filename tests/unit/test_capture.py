@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from runner.capture import CaptureError, ResponseView, capture_all, find
+from runner.execute.capture import CaptureError, ResponseView, capture_all, find
 from runner.models import CaptureSpec
 
 BODY = {

@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from runner.capture import ResponseView
-from runner.checks import evaluate, prepare
+from runner.execute.capture import ResponseView
+from runner.execute.checks import evaluate, prepare
 from runner.models import CheckResult, Checks
 
 BODY = {

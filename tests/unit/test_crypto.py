@@ -1,4 +1,4 @@
-"""runner.crypto: AES-256-GCM boxes, key ids, sealed strings and key errors."""
+"""runner.secrets.crypto: AES-256-GCM boxes, key ids, sealed strings and key errors."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import base64
 
 import pytest
 
-from runner.crypto import (
+from runner.errors import ConfigError
+from runner.secrets.crypto import (
     ENC,
     SecretBox,
     SecretKeyError,
@@ -20,7 +21,6 @@ from runner.crypto import (
     sealed_key_id,
     sealed_object,
 )
-from runner.errors import ConfigError
 from runner.settings import Settings
 
 KEY = base64.b64encode(bytes(range(32))).decode()

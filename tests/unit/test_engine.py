@@ -11,14 +11,14 @@ from typing import Any
 import httpx
 import pytest
 
-from runner.engine import RunEvent, execute
-from runner.environment import resolve_environment
-from runner.loader import load_suite_text
+from runner.execute.engine import RunEvent, execute
+from runner.execute.http.send import backoff_delay
 from runner.models import ErrorCategory, RetryPolicy, RunResult, RunStatus, Status, TestResult
-from runner.plan import Plan, build_plan
-from runner.redact import REDACTED
-from runner.send import backoff_delay
+from runner.plan.graph import Plan, build_plan
+from runner.secrets.redact import REDACTED
 from runner.store.base import RunInfo
+from runner.suite.environment import resolve_environment
+from runner.suite.load import load_suite_text
 
 Handler = Callable[[httpx.Request], httpx.Response | Awaitable[httpx.Response]]
 

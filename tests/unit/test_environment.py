@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from runner.environment import resolve_environment
 from runner.errors import ConfigError
-from runner.loader import LoadedSuite, load_suite_text
+from runner.suite.environment import resolve_environment
+from runner.suite.load import LoadedSuite, load_suite_text
 
 SUITE = """\
 name: shop

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from runner.gcpause import paused_gc
+from runner.cli.tuning import paused_gc
 
 
 @pytest.fixture

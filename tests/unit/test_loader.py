@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from runner.errors import SuiteError
-from runner.loader import (
+from runner.models import RequestSpec, Suite, TestSpec
+from runner.suite.load import (
     LoadedSuite,
     SourceMap,
     format_key,
@@ -16,7 +17,6 @@ from runner.loader import (
     load_suite_text,
     loaded_from_suite,
 )
-from runner.models import RequestSpec, Suite, TestSpec
 
 SUITES = Path(__file__).parent / "suites"
 

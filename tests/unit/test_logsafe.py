@@ -1,4 +1,4 @@
-"""runner.logsafe: secrets and learned tokens are rewritten out of log records."""
+"""runner.execute.logsafe: secrets and learned tokens are rewritten out of log records."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from runner.logsafe import learning_store, redacting_logs
+from runner.execute.logsafe import learning_store, redacting_logs
 from runner.store.base import NullStore
 
 

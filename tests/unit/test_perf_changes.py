@@ -21,14 +21,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from runner.aiohttp_transport import AiohttpTransport
 from runner.api import make_client, run_suite
 from runner.errors import PlanError, SuiteError
-from runner.loader import load_suite_text, loaded_from_suite
+from runner.execute.http.aiohttp_transport import AiohttpTransport
+from runner.execute.http.send import SchemeTransport, ShardedTransport, make_transport
 from runner.models import Status, Suite
-from runner.plan import build_plan
-from runner.send import SchemeTransport, ShardedTransport, make_transport
+from runner.plan.graph import build_plan
 from runner.store.writer import BatchWriter, Op
+from runner.suite.load import load_suite_text, loaded_from_suite
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH))

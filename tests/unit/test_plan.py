@@ -9,11 +9,11 @@ from typing import Any
 import jinja2
 import pytest
 
-from runner import plan as plan_module
 from runner.errors import PlanError, SuiteError
-from runner.loader import load_suite, loaded_from_suite
 from runner.models import Suite
-from runner.plan import Plan, Reference, build_plan, template_references
+from runner.plan import graph as plan_module
+from runner.plan.graph import Plan, Reference, build_plan, template_references
+from runner.suite.load import load_suite, loaded_from_suite
 
 
 def plan_of(tmp_path: Path, text: str, **selection: Any) -> Plan:

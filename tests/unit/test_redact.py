@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from runner.redact import REDACTED, Redactor, sensitive_key, truncate
+from runner.secrets.redact import REDACTED, Redactor, sensitive_key, truncate
 
 
 def test_known_values_are_replaced_everywhere_in_text() -> None:

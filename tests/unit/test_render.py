@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from runner.models import RequestSpec
-from runner.render import Renderer, TemplateError, join_url
+from runner.templating.render import Renderer, TemplateError, join_url
 
 
 def context(**overrides: Any) -> dict[str, Any]:

@@ -8,7 +8,8 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from runner.engine import RunEvent
+from runner.cli.progress import Progress, result_line
+from runner.execute.engine import RunEvent
 from runner.models import (
     Attempt,
     CheckResult,
@@ -18,8 +19,7 @@ from runner.models import (
     Status,
     TestResult,
 )
-from runner.progress import Progress, result_line
-from runner.report import junit_xml, print_summary, summary_text, write_json, write_junit
+from runner.reporting.files import junit_xml, print_summary, summary_text, write_json, write_junit
 
 T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
 from runner.models import Attempt, ErrorCategory, RunResult, RunStatus, Status, TestResult
-from runner.report import junit_xml, run_json
+from runner.reporting.files import junit_xml, run_json
 
 T0 = datetime(2025, 5, 6, 7, 8, 9, tzinfo=UTC)
 

@@ -17,10 +17,10 @@ from runner.models import (
     Status,
     TestResult,
 )
-from runner.reports import AnalysisView, FlakyView, RegressionView, ReportData, render_report
-from runner.reports.charts import bar_chart
-from runner.reports.graph import STATUS_COLOURS, layout, statuses_by_test
-from runner.reports.render import markdown_escape
+from runner.reporting.html import AnalysisView, FlakyView, RegressionView, ReportData, render_report
+from runner.reporting.html.charts import bar_chart
+from runner.reporting.html.graph import STATUS_COLOURS, layout, statuses_by_test
+from runner.reporting.html.render import markdown_escape
 
 T0 = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
 TOKEN = "tok-SECRET-123456"
@@ -265,11 +265,16 @@ def test_bar_chart_keeps_the_largest_when_capped() -> None:
 
 
 def test_the_analytics_result_adapts_into_the_report_view() -> None:
-    """runner.analytics' RunAnalysis maps onto regressions, flaky tests and quarantined keys."""
+    """The analytics RunAnalysis maps onto regressions, flaky tests and quarantined keys."""
     from datetime import date
 
-    from runner.analytics import FlakyDetection, QuarantinedFailure, Regression, RunAnalysis
-    from runner.reports.analysis import adapt
+    from runner.reporting.analytics import (
+        FlakyDetection,
+        QuarantinedFailure,
+        Regression,
+        RunAnalysis,
+    )
+    from runner.reporting.html.analysis import adapt
 
     analysis = RunAnalysis(
         run_id="r",

@@ -6,7 +6,7 @@ import pytest
 from test_reports_html import EDGES, sample
 
 from runner.errors import EXIT_USAGE
-from runner.reports import ReportData, ReportError, render_report
+from runner.reporting.html import ReportData, ReportError, render_report
 
 DATA = ReportData(run=sample(), edges=EDGES)
 

@@ -7,10 +7,10 @@ import json
 import pytest
 
 from runner import build_request
-from runner.context import RunContext
-from runner.loader import load_suite_text
-from runner.render import TemplateError
+from runner.context.manager import RunContext
 from runner.store.sync import case_definitions
+from runner.suite.load import load_suite_text
+from runner.templating.render import TemplateError
 
 SUITE = load_suite_text(
     """

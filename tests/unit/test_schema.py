@@ -14,9 +14,9 @@ import jsonschema
 import pytest
 import yaml
 
-from runner.loader import load_suite
-from runner.plan import build_plan
-from runner.schema import schema_text, suite_schema
+from runner.plan.graph import build_plan
+from runner.suite.json_schema import schema_text, suite_schema
+from runner.suite.load import load_suite
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -38,14 +38,17 @@ def validator() -> jsonschema.Draft202012Validator:
 
 
 def test_committed_schema_is_current() -> None:
-    """docs/suite.schema.json equals `python -m runner.schema` output (regenerate if not)."""
+    """docs/suite.schema.json equals `python -m runner.suite.json_schema` output."""
     assert (DOCS / "suite.schema.json").read_text(encoding="utf-8") == schema_text()
 
 
 def test_module_prints_the_schema() -> None:
-    """`python -m runner.schema` writes exactly the schema text to stdout."""
+    """`python -m runner.suite.json_schema` writes exactly the schema text."""
     out = subprocess.run(
-        [sys.executable, "-m", "runner.schema"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "runner.suite.json_schema"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert out.stdout == schema_text()
 

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from runner.errors import EXIT_SERVICE, ServiceError
+from runner.execute.processes import build_command, run_services
 from runner.models import Service
-from runner.services import build_command, run_services
 from support import free_port
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -196,7 +196,7 @@ async def test_services_stop_in_reverse_order(
     """Services start in the given order and stop in the reverse one."""
     sleeper = ["{python}", "-S", "-c", "import time; time.sleep(60)"]
     services = [Service(name=n, command=sleeper) for n in ("first", "second", "third")]
-    caplog.set_level(logging.INFO, logger="runner.services")
+    caplog.set_level(logging.INFO, logger="runner.execute.processes")
     async with run_services(services, base_dir=tmp_path, log_dir=tmp_path) as running:
         assert [s.name for s in running] == ["first", "second", "third"]
     stopped = [

@@ -9,8 +9,8 @@ import pytest
 from test_engine import RecordingStore, by_key, plan_of, run
 
 from runner.errors import SuiteError
-from runner.loader import load_suite_text
 from runner.models import Status
+from runner.suite.load import load_suite_text
 
 SUITE = """
 name: refresh

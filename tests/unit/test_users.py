@@ -10,8 +10,8 @@ import pytest
 from test_engine import by_key, plan_of, run
 
 from runner.errors import SuiteError
-from runner.loader import load_suite_text
 from runner.models import Status, Suite
+from runner.suite.load import load_suite_text
 
 USERS = """
 name: users

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from runner.cli.watch import RunView, connection_from_settings, result_line
 from runner.errors import ConfigError
 from runner.settings import Settings
-from runner.watch import RunView, connection_from_settings, result_line
 
 
 @pytest.fixture(autouse=True)

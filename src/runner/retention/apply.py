@@ -27,6 +27,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from runner.db.sqlfiles import query
 from runner.errors import DatabaseError
 from runner.retention.archive import (
     FORMAT,
@@ -38,7 +39,6 @@ from runner.retention.archive import (
     sha256,
 )
 from runner.retention.phases import BY_NAME, PHASES, Phase
-from runner.sqlfiles import query
 
 LOCK_KEY = 0x72756E_7265746E  # "run" "retn": one retention run per database at a time
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 
+from runner.db.sqlfiles import query
 from runner.retention.archive import (
     TABLE_ORDER,
     ArchiveError,
@@ -27,7 +28,6 @@ from runner.retention.archive import (
     sha256,
 )
 from runner.retention.phases import PHASES
-from runner.sqlfiles import query
 
 BATCH_ROWS = 1000  # rows per INSERT: bounded statements whatever the chunk size
 PHASE_RANK = {name: i for i, name in enumerate(("runs", "contexts", "results"))}

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runner.database import Target, connect_kwargs
+from runner.db.connect import Target, connect_kwargs
 from runner.serve.keys import ServeKeys
 
 if TYPE_CHECKING:

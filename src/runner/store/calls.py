@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from runner.models import TestResult
-from runner.redact import REDACTED
+from runner.secrets.redact import REDACTED
 from runner.store.writer import Op
 
 Call = tuple[str, dict[str, Any]]

@@ -5,18 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from runner.db.sqlfiles import query
 from runner.errors import ConfigError
-from runner.loader import LoadedSuite, loaded_from_suite
 from runner.models import Suite
 from runner.settings import Settings
-from runner.sqlfiles import query
+from runner.suite.load import LoadedSuite, loaded_from_suite
 
 
 async def load_suite_by_name(settings: Settings, name: str) -> LoadedSuite:
     """Rebuild the suite stored under ``name`` (or its slug) from the database."""
-    from runner.database import connect, resolve_target
-    from runner.identity import Identity, apply_identity
-    from runner.migrate import migrate
+    from runner.db.connect import connect, resolve_target
+    from runner.db.identity import Identity, apply_identity
+    from runner.db.migrate import migrate
     from runner.store.sync import slugify
 
     target = resolve_target(settings)

@@ -22,10 +22,10 @@ async def open_store(settings: Settings, *, no_store: bool = False) -> AsyncIter
         async with _supabase_store(settings) as store:
             yield store
         return
-    from runner.crypto import box_from_settings
-    from runner.database import resolve_target
-    from runner.identity import identity_from_settings
-    from runner.migrate import migrate
+    from runner.db.connect import resolve_target
+    from runner.db.identity import identity_from_settings
+    from runner.db.migrate import migrate
+    from runner.secrets.crypto import box_from_settings
     from runner.store.postgres import PostgresStore
 
     identity = identity_from_settings(settings)  # a bad setting fails before anything starts
@@ -45,8 +45,8 @@ async def open_store(settings: Settings, *, no_store: bool = False) -> AsyncIter
 @asynccontextmanager
 async def _supabase_store(settings: Settings) -> AsyncIterator[Store]:
     """RUNNER_STORE=supabase: everything through SUPABASE_URL and SUPABASE_KEY (RPC)."""
-    from runner.crypto import box_from_settings
     from runner.errors import ConfigError
+    from runner.secrets.crypto import box_from_settings
     from runner.store.supabase import SupabaseStore
 
     if not settings.supabase_url:

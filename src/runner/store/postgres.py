@@ -16,11 +16,11 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from runner.crypto import SecretBox
-from runner.database import Target, connect, describe
+from runner.db.connect import Target, connect, describe
+from runner.db.identity import Identity, apply_identity
 from runner.errors import DatabaseError
-from runner.identity import Identity, apply_identity
 from runner.models import RunStatus
+from runner.secrets.crypto import SecretBox
 from runner.store.base import RunInfo
 from runner.store.calls import batch_calls
 from runner.store.queued import QueuedStore

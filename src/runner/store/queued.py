@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from runner.crypto import SecretBox, sealed_object
 from runner.models import TestResult
+from runner.secrets.crypto import SecretBox, sealed_object
 from runner.store.calls import context_ops, redact_only, result_row
 from runner.store.writer import BatchWriter
 

@@ -14,15 +14,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runner.crypto import SecretBox
 from runner.errors import ConfigError, DatabaseError
 from runner.models import RunStatus
+from runner.secrets.crypto import SecretBox
 from runner.store.base import RunInfo
 from runner.store.calls import batch_calls
 from runner.store.queued import QueuedStore
+from runner.store.supabase_client import describe, open_client
 from runner.store.sync import StartedRun, run_request
 from runner.store.writer import BatchWriter, Op
-from runner.supabase_client import describe, open_client
 
 if TYPE_CHECKING:
     from supabase import AsyncClient

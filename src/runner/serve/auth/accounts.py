@@ -9,8 +9,8 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from runner.db.sqlfiles import query
 from runner.serve.auth import errors
-from runner.sqlfiles import query
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 EMAIL_APP_METADATA: dict[str, Any] = {"provider": "email", "providers": ["email"]}

@@ -9,11 +9,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from runner.db.sqlfiles import query
 from runner.serve.auth import accounts, errors, passwords, sessions
 from runner.serve.auth.common import json_body, reply, require_admin, transact
 from runner.serve.rest.execute import Connector
 from runner.serve.state import ServeState
-from runner.sqlfiles import query
 
 MAX_PER_PAGE = 1000
 

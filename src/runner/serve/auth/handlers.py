@@ -8,11 +8,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from runner.db.sqlfiles import query
 from runner.serve.auth import accounts, errors, passwords, sessions
 from runner.serve.auth.common import json_body, reply, transact, user_claims
 from runner.serve.rest.execute import Connector
 from runner.serve.state import ServeState
-from runner.sqlfiles import query
 
 GOTRUE_VERSION = "v2.170.0-runner"
 

@@ -16,9 +16,9 @@ import time
 import uuid
 from typing import Any
 
+from runner.db.sqlfiles import query
 from runner.serve.auth.errors import AuthError
 from runner.serve.state import ServeState
-from runner.sqlfiles import query
 
 ACCESS_TOKEN_LIFETIME_S = 3600
 

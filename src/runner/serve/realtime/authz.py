@@ -16,9 +16,9 @@ from typing import Any
 
 import psycopg
 
-from runner.identity import Identity, apply_identity
+from runner.db.identity import Identity, apply_identity
+from runner.db.sqlfiles import serve_sql
 from runner.serve.keys import InvalidToken, ServeKeys
-from runner.sqlfiles import serve_sql
 
 API_ROLES = ("anon", "authenticated", "service_role")
 
@@ -37,7 +37,7 @@ class ChannelIdentity:
 
     @property
     def identity(self) -> Identity:
-        """As ``runner.identity`` sets it per transaction."""
+        """As ``runner.db.identity`` sets it per transaction."""
         return Identity(self.role, self.claims)
 
     @property

@@ -18,10 +18,10 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from runner.identity import apply_identity
+from runner.db.identity import apply_identity
+from runner.db.sqlfiles import serve_sql
 from runner.serve.realtime.authz import ChannelIdentity
 from runner.serve.realtime.changes import Change, TableInfo
-from runner.sqlfiles import serve_sql
 
 log = logging.getLogger("runner.serve.realtime")
 

@@ -24,9 +24,9 @@ from typing import Any
 
 import psycopg
 
-from runner.database import connect_kwargs
+from runner.db.connect import connect_kwargs
+from runner.db.sqlfiles import serve_sql
 from runner.serve.realtime.changes import Change
-from runner.sqlfiles import serve_sql
 
 log = logging.getLogger("runner.serve.realtime")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from runner.identity import Identity
+from runner.db.identity import Identity
 from runner.serve.keys import InvalidToken, ServeKeys
 from runner.serve.rest.errors import ApiError
 

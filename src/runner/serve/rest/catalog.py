@@ -12,7 +12,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from runner.sqlfiles import query
+from runner.db.sqlfiles import query
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """One request, one transaction: identity set like PostgREST, driver errors translated once.
 
 The transaction starts with ``set transaction read only`` for GET/HEAD, then
-``role`` and ``request.jwt.claims`` (``runner.identity.apply_identity``); RLS decides
+``role`` and ``request.jwt.claims`` (``runner.db.identity.apply_identity``); RLS decides
 the rest. A name missing from the schema cache reloads it once and retries (the schema
 may have changed since ``serve`` started). An unreachable database is a 503.
 """
@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg_pool import PoolTimeout
 
-from runner.database import connect_kwargs
-from runner.identity import Identity, apply_identity
+from runner.db.connect import connect_kwargs
+from runner.db.identity import Identity, apply_identity
 from runner.serve.rest import errors
 from runner.serve.rest.catalog import Catalog, CatalogCache
 from runner.serve.state import ServeState

@@ -1,0 +1,280 @@
+"""``python -m runner run-suite PATH|NAME``: run a suite, record it, report it.
+
+Exit codes: 0 all passed, 1 a test failed or errored, 2 the suite or a setting is
+wrong (nothing ran), 3 database, 4 service, 130 interrupted (Ctrl-C or SIGTERM).
+Only argparse is imported at start-up; everything else inside ``_run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runner.models import RunResult
+    from runner.settings import Settings
+    from runner.suite.load import LoadedSuite
+
+
+def register(sub: Any) -> None:
+    """Add the ``run-suite`` command."""
+    p = sub.add_parser(
+        "run-suite",
+        help="run a suite file (or a stored suite by name)",
+        description="Run a suite of dependent API tests and record the run.",
+    )
+    p.add_argument("suite", metavar="PATH|NAME", help="suite file (YAML/JSON) or stored name")
+    p.add_argument("--env", help="environment to target (default: the suite's default)")
+    p.add_argument("--concurrency", type=_positive, help="tests in flight at once")
+    p.add_argument("--bail", action="store_true", help="stop scheduling after the first failure")
+    p.add_argument("--tag", action="append", default=[], help="run tests with this tag (repeat)")
+    p.add_argument("--test", action="append", default=[], help="run this test id (repeat)")
+    p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
+    p.add_argument("--json", metavar="FILE", help="write the full result as JSON")
+    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
+    p.add_argument("--markdown", metavar="FILE", help="write a Markdown summary (CI job summary)")
+    p.add_argument("--no-store", action="store_true", help="record nothing in the database")
+    p.add_argument(
+        "--watch",
+        action="store_true",
+        help="show the run live as Realtime delivers it (needs SUPABASE_URL/KEY or serve)",
+    )
+    p.add_argument("--base-url", help="override the base URL of the suite and environment")
+    p.add_argument(
+        "--var", action="append", default=[], metavar="KEY=VALUE", help="set env.KEY (repeat)"
+    )
+    p.add_argument("--seed", type=int, help="seed of the template helpers and retry jitter")
+    p.add_argument("--service-cmd", metavar="CMD", help="start this command before the run")
+    p.add_argument("--service-url", metavar="URL", help="wait until the service answers here")
+    p.add_argument(
+        "--service-timeout", type=float, default=30.0, metavar="S", help="seconds to wait"
+    )
+    p.set_defaults(func=_run)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _variables(pairs: list[str]) -> dict[str, str]:
+    from runner.errors import ConfigError
+
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(f"--var expects KEY=VALUE, got {pair!r}")
+        out[key.strip()] = value
+    return out
+
+
+def _is_name(text: str) -> bool:
+    """A stored suite name: no path separator, no file suffix, and no such file."""
+    from pathlib import Path
+
+    path = Path(text)
+    return not path.exists() and "/" not in text and "\\" not in text and not path.suffix
+
+
+async def _load(settings: Settings, target: str) -> LoadedSuite:
+    if _is_name(target):
+        from runner.store.catalog import load_suite_by_name
+
+        return await load_suite_by_name(settings, target)
+    from runner.suite.load import load_suite
+
+    return load_suite(target)
+
+
+async def _run(args: argparse.Namespace) -> int:
+    import asyncio
+    import contextlib
+    import gc
+    import signal
+    import sys
+
+    from runner.api import new_seed, run_suite
+    from runner.cli.progress import Progress
+    from runner.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_TESTS_FAILED, ConfigError
+    from runner.models import Service
+    from runner.settings import Settings
+    from runner.store.base import NullStore, Store
+
+    try:
+        settings = Settings()
+    except Exception as exc:
+        raise ConfigError(f"invalid settings: {exc}") from None
+    variables = _variables(args.var)
+    if args.service_url and not args.service_cmd:
+        raise ConfigError("--service-url needs --service-cmd")
+    extra = []
+    if args.service_cmd:
+        extra.append(
+            Service(
+                name="cli-service",
+                command=args.service_cmd,
+                url=args.service_url,
+                timeout=args.service_timeout,
+            )
+        )
+
+    # SIGTERM ends the run the way Ctrl-C does: cancelled, recorded as interrupted
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    terminated = False
+
+    def on_term() -> None:
+        nonlocal terminated
+        terminated = True
+        if task is not None:
+            task.cancel()
+
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGTERM, on_term)
+
+    watching = None
+    if args.watch:
+        if args.no_store:
+            raise ConfigError("--watch needs a recorded run: drop --no-store")
+        from runner.cli.watch import connection_from_settings
+
+        watching = connection_from_settings(settings)  # a missing URL/key fails first
+    watcher: list[asyncio.Task[Any]] = []
+
+    seed = new_seed() if args.seed is None else args.seed
+    gc_thresholds = gc.get_threshold()
+    tty = sys.stdout.isatty()
+    partial: list[RunResult] = []
+    try:
+        # This process is ours alone: results pile up for the whole run, and with the
+        # default thresholds the collector re-walks that growing heap again and again
+        # (measured: ~100 µs a test, as much as httpx's own work). Freezing what is
+        # loaded and collecting the young generation less often keeps that off the
+        # per-test path; cycles are still collected. The collector is off while the
+        # suite loads and until it is frozen: otherwise the loader ends with one walk
+        # over every object it made (~0.5 s at 100,000 tests), only to freeze them.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            loaded = await _load(settings, args.suite)
+            gc.freeze()
+        finally:
+            if was_enabled:
+                gc.enable()
+        gc.set_threshold(50_000, 20, 20)
+        async with contextlib.AsyncExitStack() as stack:
+            store: Store
+            if args.no_store:
+                store = NullStore()
+            else:
+                from runner.store.factory import open_store
+
+                store = await stack.enter_async_context(open_store(settings, no_store=False))
+            progress = stack.enter_context(Progress(sys.stdout, tty=tty))
+
+            def on_event(event: Any) -> None:
+                if event.kind == "run_started":
+                    # the seed reproduces uuid()/random_*() values and retry jitter
+                    print(f"running {loaded.suite.name} (seed {seed})", flush=True)
+                    run_id = getattr(store, "run_id", None)
+                    if watching is not None and run_id:
+                        watcher.append(asyncio.create_task(_watch(watching, run_id)))
+                if watching is None:
+                    progress(event)
+                if event.kind == "run_finished" and event.run is not None:
+                    partial.append(event.run)
+
+            result = await run_suite(
+                loaded,
+                env=args.env,
+                concurrency=args.concurrency,
+                store=store,
+                bail=args.bail,
+                tags=args.tag,
+                tests=args.test,
+                variables=variables,
+                base_url=args.base_url,
+                seed=seed,
+                settings=settings,
+                extra_services=extra,
+                on_event=on_event,
+                trigger="cli",
+            )
+            if watcher:
+                await _finish_watch(watcher[0])
+            analysis = None
+            if result.run_id is not None:  # recorded: regressions etc. of the run
+                # (not imported for --no-store: it pulls in psycopg, ~80 ms of start-up)
+                from runner.reporting.analytics import analysis_for_store
+
+                analysis = await analysis_for_store(store, result.run_id)
+    except asyncio.CancelledError:
+        for pending in watcher:
+            pending.cancel()
+        if partial:
+            _write_reports(args, partial[-1], loaded)
+        if not terminated:
+            raise  # Ctrl-C: asyncio.run turns this into KeyboardInterrupt for cli.main
+        if task is not None:
+            task.uncancel()
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*gc_thresholds)
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGTERM)
+
+    from runner.reporting.files import print_summary
+
+    print_summary(result, sys.stdout, tty=tty)
+    if analysis is not None:
+        from runner.reporting.analytics import print_analysis
+
+        print_analysis(analysis, sys.stdout)
+    _write_reports(args, result, loaded, analysis)
+    return EXIT_OK if result.ok else EXIT_TESTS_FAILED
+
+
+async def _watch(connection: Any, run_id: str) -> None:
+    """``--watch``: follow the run over Realtime, printing as events arrive."""
+    from runner.cli.watch import watch_run
+
+    await watch_run(connection, run_id, emit=lambda line: print(line, flush=True))
+
+
+async def _finish_watch(task: Any) -> None:
+    """Let the watcher see ``run_completed``; a watcher problem never fails the run."""
+    import asyncio
+    import sys
+
+    try:
+        async with asyncio.timeout(30):
+            await task
+    except Exception as exc:  # the run is recorded either way: say so, go on
+        task.cancel()
+        message = str(exc) or type(exc).__name__
+        print(f"warning: --watch stopped: {message}", file=sys.stderr)
+
+
+def _write_reports(
+    args: argparse.Namespace, result: RunResult, loaded: LoadedSuite, analysis: Any = None
+) -> None:
+    from runner.errors import ConfigError
+    from runner.reporting.files import write_json, write_junit
+
+    for path, write in ((args.junit, write_junit), (args.json, write_json)):
+        if path:
+            try:
+                write(result, path)
+            except OSError as exc:
+                raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+    if args.html or args.markdown:
+        from runner.reporting.html import write_run_reports
+
+        write_run_reports(
+            result, loaded=loaded, html=args.html, markdown=args.markdown, analysis=analysis
+        )

@@ -1,0 +1,1 @@
+"""The database itself: reaching it (URL or embedded), migrations, SQL files by name, identity."""

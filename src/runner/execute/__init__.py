@@ -1,0 +1,1 @@
+"""Executing a plan: the scheduler, one case (render, send, capture, checks), processes a suite starts."""

@@ -1,0 +1,1 @@
+"""What a finished run tells: summaries, JUnit/JSON files, HTML and Markdown reports, analytics, webhooks."""
