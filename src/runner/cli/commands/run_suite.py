@@ -91,80 +91,113 @@ async def _load(settings: Settings, target: str) -> LoadedSuite:
 
 async def _run(args: argparse.Namespace) -> int:
     import asyncio
-    import contextlib
-    import gc
-    import signal
     import sys
 
-    from runner.api import new_seed, run_suite
-    from runner.cli.progress import Progress
-    from runner.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_TESTS_FAILED, ConfigError
-    from runner.models import Service
+    from runner.cli.signals import sigterm_cancels_task
+    from runner.cli.tuning import frozen_after, tuned_for_a_run
+    from runner.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_TESTS_FAILED
+
+    settings = _settings()
+    run = _Run(args, settings)
+    try:
+        with sigterm_cancels_task() as termination, tuned_for_a_run():
+            try:
+                with frozen_after():
+                    run.loaded = await _load(settings, args.suite)
+                await run.execute()
+            except asyncio.CancelledError:
+                run.cancel_watch()
+                if run.partial:
+                    _write_reports(args, run.partial[-1], run.loaded)
+                if not termination.terminated:
+                    raise  # Ctrl-C: asyncio.run turns this into KeyboardInterrupt for cli.main
+                current = asyncio.current_task()
+                if current is not None:
+                    current.uncancel()
+                print("interrupted", file=sys.stderr)
+                return EXIT_INTERRUPTED
+    finally:
+        run.cancel_watch()
+    result = run.result
+    assert result is not None
+    from runner.reporting.files import print_summary
+
+    print_summary(result, sys.stdout, tty=run.tty)
+    if run.analysis is not None:
+        from runner.reporting.analytics import print_analysis
+
+        print_analysis(run.analysis, sys.stdout)
+    _write_reports(args, result, run.loaded, run.analysis)
+    return EXIT_OK if result.ok else EXIT_TESTS_FAILED
+
+
+def _settings() -> Settings:
+    from runner.errors import ConfigError
     from runner.settings import Settings
-    from runner.store.base import NullStore, Store
 
     try:
-        settings = Settings()
+        return Settings()
     except Exception as exc:
         raise ConfigError(f"invalid settings: {exc}") from None
-    variables = _variables(args.var)
+
+
+def _services(args: argparse.Namespace) -> list[Any]:
+    """``--service-cmd``/``--service-url``: one more process to start before the run."""
+    from runner.errors import ConfigError
+    from runner.models import Service
+
     if args.service_url and not args.service_cmd:
         raise ConfigError("--service-url needs --service-cmd")
-    extra = []
-    if args.service_cmd:
-        extra.append(
-            Service(
-                name="cli-service",
-                command=args.service_cmd,
-                url=args.service_url,
-                timeout=args.service_timeout,
-            )
+    if not args.service_cmd:
+        return []
+    return [
+        Service(
+            name="cli-service",
+            command=args.service_cmd,
+            url=args.service_url,
+            timeout=args.service_timeout,
         )
+    ]
 
-    # SIGTERM ends the run the way Ctrl-C does: cancelled, recorded as interrupted
-    task = asyncio.current_task()
-    loop = asyncio.get_running_loop()
-    terminated = False
 
-    def on_term() -> None:
-        nonlocal terminated
-        terminated = True
-        if task is not None:
-            task.cancel()
+class _Run:
+    """One ``run-suite``: its inputs checked up front, then the run with store and progress."""
 
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.add_signal_handler(signal.SIGTERM, on_term)
+    def __init__(self, args: argparse.Namespace, settings: Settings) -> None:
+        import sys
 
-    watching = None
-    if args.watch:
-        if args.no_store:
-            raise ConfigError("--watch needs a recorded run: drop --no-store")
-        from runner.cli.watch import connection_from_settings
+        from runner.api import new_seed
+        from runner.errors import ConfigError
 
-        watching = connection_from_settings(settings)  # a missing URL/key fails first
-    watcher: list[asyncio.Task[Any]] = []
+        self.args = args
+        self.settings = settings
+        self.variables = _variables(args.var)
+        self.services = _services(args)
+        self.watching: Any = None
+        if args.watch:
+            if args.no_store:
+                raise ConfigError("--watch needs a recorded run: drop --no-store")
+            from runner.cli.watch import connection_from_settings
 
-    seed = new_seed() if args.seed is None else args.seed
-    gc_thresholds = gc.get_threshold()
-    tty = sys.stdout.isatty()
-    partial: list[RunResult] = []
-    try:
-        # This process is ours alone: results pile up for the whole run, and with the
-        # default thresholds the collector re-walks that growing heap again and again
-        # (measured: ~100 µs a test, as much as httpx's own work). Freezing what is
-        # loaded and collecting the young generation less often keeps that off the
-        # per-test path; cycles are still collected. The collector is off while the
-        # suite loads and until it is frozen: otherwise the loader ends with one walk
-        # over every object it made (~0.5 s at 100,000 tests), only to freeze them.
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            loaded = await _load(settings, args.suite)
-            gc.freeze()
-        finally:
-            if was_enabled:
-                gc.enable()
-        gc.set_threshold(50_000, 20, 20)
+            self.watching = connection_from_settings(settings)  # a missing URL/key fails first
+        self.watcher: list[Any] = []
+        self.seed = new_seed() if args.seed is None else args.seed
+        self.tty = sys.stdout.isatty()
+        self.partial: list[RunResult] = []
+        self.loaded: Any = None
+        self.result: RunResult | None = None
+        self.analysis: Any = None
+
+    async def execute(self) -> None:
+        """Open the store and progress display, run, and read the run's analysis."""
+        import contextlib
+        import sys
+
+        from runner.api import run_suite
+        from runner.cli.progress import Progress
+        from runner.store.base import NullStore, Store
+
+        args = self.args
         async with contextlib.AsyncExitStack() as stack:
             store: Store
             if args.no_store:
@@ -172,71 +205,52 @@ async def _run(args: argparse.Namespace) -> int:
             else:
                 from runner.store.factory import open_store
 
-                store = await stack.enter_async_context(open_store(settings, no_store=False))
-            progress = stack.enter_context(Progress(sys.stdout, tty=tty))
-
-            def on_event(event: Any) -> None:
-                if event.kind == "run_started":
-                    # the seed reproduces uuid()/random_*() values and retry jitter
-                    print(f"running {loaded.suite.name} (seed {seed})", flush=True)
-                    run_id = getattr(store, "run_id", None)
-                    if watching is not None and run_id:
-                        watcher.append(asyncio.create_task(_watch(watching, run_id)))
-                if watching is None:
-                    progress(event)
-                if event.kind == "run_finished" and event.run is not None:
-                    partial.append(event.run)
-
-            result = await run_suite(
-                loaded,
+                store = await stack.enter_async_context(open_store(self.settings))
+            progress = stack.enter_context(Progress(sys.stdout, tty=self.tty))
+            self.result = await run_suite(
+                self.loaded,
                 env=args.env,
                 concurrency=args.concurrency,
                 store=store,
                 bail=args.bail,
                 tags=args.tag,
                 tests=args.test,
-                variables=variables,
+                variables=self.variables,
                 base_url=args.base_url,
-                seed=seed,
-                settings=settings,
-                extra_services=extra,
-                on_event=on_event,
+                seed=self.seed,
+                settings=self.settings,
+                extra_services=self.services,
+                on_event=lambda event: self.on_event(event, store, progress),
                 trigger="cli",
             )
-            if watcher:
-                await _finish_watch(watcher[0])
-            analysis = None
-            if result.run_id is not None:  # recorded: regressions etc. of the run
+            if self.watcher:
+                await _finish_watch(self.watcher[0])
+            if self.result.run_id is not None:  # recorded: regressions etc. of the run
                 # (not imported for --no-store: it pulls in psycopg, ~80 ms of start-up)
                 from runner.reporting.analytics import analysis_for_store
 
-                analysis = await analysis_for_store(store, result.run_id)
-    except asyncio.CancelledError:
-        for pending in watcher:
-            pending.cancel()
-        if partial:
-            _write_reports(args, partial[-1], loaded)
-        if not terminated:
-            raise  # Ctrl-C: asyncio.run turns this into KeyboardInterrupt for cli.main
-        if task is not None:
-            task.uncancel()
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    finally:
-        gc.unfreeze()
-        gc.set_threshold(*gc_thresholds)
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.remove_signal_handler(signal.SIGTERM)
+                self.analysis = await analysis_for_store(store, self.result.run_id)
 
-    from runner.reporting.files import print_summary
+    def on_event(self, event: Any, store: Any, progress: Any) -> None:
+        """Print the start line, start the watcher, feed the progress display."""
+        import asyncio
 
-    print_summary(result, sys.stdout, tty=tty)
-    if analysis is not None:
-        from runner.reporting.analytics import print_analysis
+        if event.kind == "run_started":
+            # the seed reproduces uuid()/random_*() values and retry jitter
+            print(f"running {self.loaded.suite.name} (seed {self.seed})", flush=True)
+            run_id = getattr(store, "run_id", None)
+            if self.watching is not None and run_id:
+                self.watcher.append(asyncio.create_task(_watch(self.watching, run_id)))
+        if self.watching is None:
+            progress(event)
+        if event.kind == "run_finished" and event.run is not None:
+            self.partial.append(event.run)
 
-        print_analysis(analysis, sys.stdout)
-    _write_reports(args, result, loaded, analysis)
-    return EXIT_OK if result.ok else EXIT_TESTS_FAILED
+    def cancel_watch(self) -> None:
+        """Stop a watcher still running (the run was interrupted or failed)."""
+        for pending in self.watcher:
+            if not pending.done():
+                pending.cancel()
 
 
 async def _watch(connection: Any, run_id: str) -> None:

@@ -1,0 +1,62 @@
+"""Where a suite was written: locations as keys and lines, and the loaded suite."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner.errors import SuiteError
+from runner.models import Suite
+
+PathKey = tuple[str | int, ...]
+"""A location in a suite: keys and list indices, as pydantic reports them."""
+
+_PLAIN_KEY = re.compile(r"^[^.\[\]\"'\s]+$")
+
+
+def format_key(path: Sequence[str | int]) -> str:
+    """A location as users read it: ``tests[2].captures.token.path``."""
+    out: list[str] = []
+    for part in path:
+        if isinstance(part, int):
+            out.append(f"[{part}]")
+        elif _PLAIN_KEY.match(part):
+            out.append(f".{part}" if out else part)
+        else:
+            out.append(f"[{json.dumps(part)}]")
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class SourceMap:
+    """Where each key of a suite was written; empty for suites built in Python."""
+
+    file: str | None
+    lines: Mapping[PathKey, int] = field(default_factory=dict, repr=False)
+
+    def line_of(self, path: Sequence[str | int]) -> int | None:
+        """Line of the key at ``path``, else of its nearest ancestor written in the file."""
+        key = tuple(path)
+        while True:
+            line = self.lines.get(key)
+            if line is not None or not key:
+                return line
+            key = key[:-1]
+
+    def error(self, message: str, path: Sequence[str | int] = ()) -> SuiteError:
+        """A SuiteError pointing at ``path`` in this file."""
+        return SuiteError(
+            message, file=self.file, line=self.line_of(path), key=format_key(path) or None
+        )
+
+
+@dataclass(frozen=True)
+class LoadedSuite:
+    """A validated suite, where it was written, and the data rows of data-driven tests."""
+
+    suite: Suite
+    source: SourceMap
+    rows: Mapping[str, tuple[dict[str, Any], ...]]
