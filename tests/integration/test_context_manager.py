@@ -13,7 +13,7 @@ import httpx
 import psycopg
 import pytest
 
-from runner.cli import main as cli
+import runner.cli.main as cli
 from runner.context.manager import PROVENANCE, TestExecutionContextManager
 from runner.db.connect import Target
 from runner.db.identity import Identity

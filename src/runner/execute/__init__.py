@@ -1,1 +1,4 @@
-"""Executing a plan: the scheduler, one case (render, send, capture, checks), processes a suite starts."""
+"""Executing a plan: the scheduler and one case.
+
+A case renders, sends, captures and checks; processes a suite needs are started here too.
+"""

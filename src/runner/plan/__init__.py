@@ -1,1 +1,4 @@
-"""Planning: a suite becomes a dependency graph and a run order, or an error before anything runs."""
+"""Planning: a suite becomes a dependency graph and a run order.
+
+Cycles and unknown references are errors before anything runs.
+"""

@@ -1,1 +1,4 @@
-"""What a finished run tells: summaries, JUnit/JSON files, HTML and Markdown reports, analytics, webhooks."""
+"""What a finished run tells.
+
+Summaries, JUnit/JSON files, HTML and Markdown reports, analytics and webhooks.
+"""

@@ -1,1 +1,4 @@
-"""Secrets: encryption at rest and the redactor that keeps them out of everything stored or printed."""
+"""Secrets: encryption at rest, and the redactor.
+
+The redactor keeps secrets out of everything a run stores or prints.
+"""

@@ -1,1 +1,4 @@
-"""The one template grammar: rendering requests, and the references plan and capture read from it."""
+"""The one template grammar.
+
+Rendering requests, and the references plan and capture read from templates.
+"""
