@@ -25,15 +25,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from runner.context.models import PROVENANCE, CacheStats, Provided, Resolution, RunContext
+from runner.context.resolve import ancestors, as_plan, resolution
+from runner.context.sealing import Sealer
 from runner.db.connect import Target, describe
 from runner.db.identity import Identity, apply_identity
+from runner.db.sqlfiles import query
 from runner.errors import DatabaseError
-from runner.secrets.crypto import SecretBox, box_from_settings, is_sealed, sealed_in, sealed_object
-from runner.secrets.redact import REDACTED
+from runner.secrets.crypto import SecretBox, box_from_settings
 from runner.settings import Settings
 
 if TYPE_CHECKING:
@@ -44,73 +46,17 @@ if TYPE_CHECKING:
     from runner.plan.graph import Plan
     from runner.suite.load import LoadedSuite
 
-PROVENANCE = "_provenance"
-"""Key of ``captured_data`` that holds provenance entries (never a test id)."""
+__all__ = [
+    "PROVENANCE",
+    "CacheStats",
+    "Provided",
+    "Resolution",
+    "RunContext",
+    "TestExecutionContextManager",
+]
 
-_SQL_SET_SHARED_AUTH = "select public.set_shared_auth_token(%s, %s, %s)"
-_READ = """
-select shared_auth_tokens, shared_variables, captured_data, test_order, expires_at, updated_at
-  from public.test_execution_context where run_id = %s
-"""
-
-
-@dataclass(frozen=True)
-class Provided:
-    """A value a test may use, with the test that produced it and when."""
-
-    value: Any
-    produced_by: str | None = None
-    at: datetime | None = None
-
-
-@dataclass
-class RunContext:
-    """A run's context, secrets decrypted (in memory only)."""
-
-    run_id: str
-    tokens: dict[str, Any] = field(default_factory=dict)
-    variables: dict[str, Any] = field(default_factory=dict)
-    captured: dict[str, dict[str, Any]] = field(default_factory=dict)
-    provenance: dict[str, dict[str, Any]] = field(default_factory=dict)
-    test_order: list[str] = field(default_factory=list)
-    expires_at: datetime | None = None
-    updated_at: datetime | None = None
-
-    def produced(self, kind: str, name: str) -> tuple[str | None, datetime | None]:
-        """(test, time) that produced ``kind:name`` (kind: test, token, variable)."""
-        entry = self.provenance.get(f"{kind}:{name}") or {}
-        at = entry.get("at")
-        return entry.get("by"), datetime.fromisoformat(at) if isinstance(at, str) else None
-
-
-@dataclass(frozen=True)
-class Resolution:
-    """Whether a test may start, and what it may use, each value with its provenance."""
-
-    test_id: str
-    ready: bool
-    waiting_for: tuple[str, ...]
-    """Direct dependencies that have not produced anything yet."""
-    dependencies: tuple[str, ...]
-    """Every test it depends on, directly or not."""
-    tokens: dict[str, Provided]
-    variables: dict[str, Provided]
-    captured: dict[str, dict[str, Provided]]
-    """Captures of its dependencies: test id -> capture name -> value."""
-
-
-@dataclass(frozen=True)
-class CacheStats:
-    """Hits and misses of the context cache."""
-
-    hits: int
-    misses: int
-
-    @property
-    def hit_rate(self) -> float:
-        """Hits over lookups (0.0 before any lookup)."""
-        total = self.hits + self.misses
-        return self.hits / total if total else 0.0
+Call = tuple[str, dict[str, Any]]
+"""A statement of a write: the name of its ``sql/queries`` file, and its parameters."""
 
 
 def _now() -> str:
@@ -146,12 +92,11 @@ class TestExecutionContextManager:
             if cipher is None:
                 cipher = box_from_settings(self._settings)
         self.identity = identity or Identity.service()
-        self.cipher = cipher
+        self._sealer = Sealer(cipher)
         self.ttl = ttl
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._lock = asyncio.Lock()  # one transaction at a time on the connection
         self._cache: dict[str, RunContext] = {}
-        self._plain: dict[str, dict[tuple[str, ...], Any]] = {}  # redacted secrets we know
         self.hits = 0
         self.misses = 0
 
@@ -211,15 +156,13 @@ class TestExecutionContextManager:
         """Set several named tokens at once (None removes one); stored sealed or redacted."""
         run_id = str(run_id)
         at = _now()
-        calls: list[tuple[str, tuple[Any, ...]]] = []
+        calls: list[Call] = []
         provenance: dict[str, Any] = {}
         for name, token in tokens.items():
             stored = None if token is None else self._hide(run_id, ("token", name), token, False)
-            calls.append(
-                ("select public.set_shared_auth_token(%s, %s, %s)", (run_id, name, stored))
-            )
+            calls.append(_set_token(run_id, name, stored))
             provenance[f"token:{name}"] = {"by": produced_by, "at": at}
-        calls.append(self._provenance_call(run_id, provenance))
+        calls.append(_provenance_call(run_id, provenance))
         return await self._write(run_id, calls)
 
     async def update_shared_variables(
@@ -232,8 +175,8 @@ class TestExecutionContextManager:
         at = _now()
         provenance = {f"variable:{name}": {"by": produced_by, "at": at} for name in variables}
         calls = [
-            ("select public.set_shared_variables(%s, %s)", (run_id, Jsonb(dict(variables)))),
-            self._provenance_call(run_id, provenance),
+            ("context_set_variables", {"run_id": run_id, "variables": Jsonb(dict(variables))}),
+            _provenance_call(run_id, provenance),
         ]
         return await self._write(run_id, calls)
 
@@ -279,20 +222,16 @@ class TestExecutionContextManager:
                     else value
                 )
                 provenance[f"variable:{cap.as_variable}"] = {"by": test_id, "at": at}
-        calls: list[tuple[str, tuple[Any, ...]]] = [
-            (
-                "select public.merge_captured_data(%s, %s, %s)",
-                (run_id, test_id, Jsonb(stored)),
-            )
-        ]
+        calls = [_merge_captured(run_id, test_id, stored)]
         for name, token in tokens.items():
-            hidden = self._hide(run_id, ("token", name), token, False)
             calls.append(
-                ("select public.set_shared_auth_token(%s, %s, %s)", (run_id, name, hidden))
+                _set_token(run_id, name, self._hide(run_id, ("token", name), token, False))
             )
         if variables:
-            calls.append(("select public.set_shared_variables(%s, %s)", (run_id, Jsonb(variables))))
-        calls.append(self._provenance_call(run_id, provenance))
+            calls.append(
+                ("context_set_variables", {"run_id": run_id, "variables": Jsonb(variables)})
+            )
+        calls.append(_provenance_call(run_id, provenance))
         await self._write(run_id, calls)
         return values
 
@@ -304,38 +243,17 @@ class TestExecutionContextManager:
         """Is ``test_id`` ready (every direct dependency produced something or passed),
         and which tokens, variables and captures may it use, with their provenance."""
         run_id = str(run_id)
-        graph_plan = _as_plan(plan)
+        graph_plan = as_plan(plan)
         direct = graph_plan.dependencies(test_id)
-        import networkx as nx
-
-        ancestors = tuple(
-            t for t in graph_plan.order if t in nx.ancestors(graph_plan.graph, test_id)
-        )
+        dependencies = ancestors(graph_plan, test_id)
         context = await self.get_test_run_context(run_id)
-        waiting = [d for d in direct if not self._done(context, d)]
+        waiting = [d for d in direct if not context.done(d)]
         if waiting:  # the cache may be behind another process: ask the database
             self.invalidate(run_id)
             context = await self._read(run_id) or await self._write(run_id, [])
             passed = await self._passed(run_id, waiting)
-            waiting = [d for d in waiting if not self._done(context, d) and d not in passed]
-        tokens = {
-            name: Provided(value, *context.produced("token", name))
-            for name, value in context.tokens.items()
-        }
-        variables = {
-            name: Provided(value, *context.produced("variable", name))
-            for name, value in context.variables.items()
-        }
-        captured: dict[str, dict[str, Provided]] = {}
-        for dep in ancestors:
-            if dep in context.captured:
-                by, at = context.produced("test", dep)
-                captured[dep] = {
-                    k: Provided(v, by or dep, at) for k, v in context.captured[dep].items()
-                }
-        return Resolution(
-            test_id, not waiting, tuple(waiting), ancestors, tokens, variables, captured
-        )
+            waiting = [d for d in waiting if not context.done(d) and d not in passed]
+        return resolution(context, test_id, waiting, dependencies)
 
     # --------------------------------------------------------------- cleanup
 
@@ -347,14 +265,11 @@ class TestExecutionContextManager:
         try:
             async with self._lock, conn.transaction():
                 await apply_identity(conn, self.identity)
-                cur = await conn.execute("select public.cleanup_expired_contexts()")
+                cur = await conn.execute(query("context_cleanup_expired"))
                 row = await cur.fetchone()
                 count = int(row[0]) if row else 0
                 if ttl is not None:
-                    cur = await conn.execute(
-                        "delete from public.test_execution_context where created_at < now() - %s",
-                        (ttl,),
-                    )
+                    cur = await conn.execute(query("context_delete_older_than"), {"ttl": ttl})
                     count += cur.rowcount
         except Exception as exc:
             raise _database_error("cannot clean up contexts", exc) from None
@@ -368,40 +283,30 @@ class TestExecutionContextManager:
             raise DatabaseError("the context manager is not connected")
         return self._conn
 
+    @property
+    def cipher(self) -> SecretBox | None:
+        """What seals secrets (None: they are stored redacted)."""
+        return self._sealer.cipher
+
     def _hide(self, run_id: str, where: tuple[str, ...], value: Any, as_object: bool) -> Any:
-        self._plain.setdefault(run_id, {})[where] = value
-        if self.cipher is None:
-            return REDACTED
-        return sealed_object(self.cipher, value) if as_object else self.cipher.seal(value)
+        return self._sealer.hide(run_id, where, value, as_object)
 
-    def _provenance_call(
-        self, run_id: str, provenance: dict[str, Any]
-    ) -> tuple[str, tuple[Any, ...]]:
-        from psycopg.types.json import Jsonb
-
-        return (
-            "select public.merge_captured_data(%s, %s, %s)",
-            (run_id, PROVENANCE, Jsonb(provenance)),
-        )
-
-    async def _write(self, run_id: str, calls: list[tuple[str, tuple[Any, ...]]]) -> RunContext:
+    async def _write(self, run_id: str, calls: list[Call]) -> RunContext:
         """Run ``calls`` and re-read the row in one transaction; cache the result."""
         await self.connect()
         conn = self._connection()
         try:
             async with self._lock, conn.transaction():
                 await apply_identity(conn, self.identity)
-                await conn.execute(
-                    "select public.init_run_context(%s, '[]'::jsonb, %s)", (run_id, self.ttl)
-                )
-                for sql, params in calls:
-                    await conn.execute(sql, params)
-                cur = await conn.execute(_READ, (run_id,))
+                await conn.execute(query("context_init"), {"run_id": run_id, "ttl": self.ttl})
+                for name, params in calls:
+                    await conn.execute(query(name), params)
+                cur = await conn.execute(query("context_read"), {"run_id": run_id})
                 row = await cur.fetchone()
         except Exception as exc:
             raise _database_error(f"cannot update the context of run {run_id}", exc) from None
         assert row is not None
-        context = self._decode(run_id, row)
+        context = self._sealer.decode(run_id, row)
         self._cache[run_id] = context
         return context
 
@@ -412,13 +317,13 @@ class TestExecutionContextManager:
         try:
             async with self._lock, conn.transaction():
                 await apply_identity(conn, self.identity)
-                cur = await conn.execute(_READ, (run_id,))
+                cur = await conn.execute(query("context_read"), {"run_id": run_id})
                 row = await cur.fetchone()
         except Exception as exc:
             raise _database_error(f"cannot read the context of run {run_id}", exc) from None
         if row is None:
             return None
-        context = self._decode(run_id, row)
+        context = self._sealer.decode(run_id, row)
         self._cache[run_id] = context
         return context
 
@@ -427,58 +332,23 @@ class TestExecutionContextManager:
         async with self._lock, conn.transaction():
             await apply_identity(conn, self.identity)
             cur = await conn.execute(
-                "select test_key from public.test_results "
-                "where run_id = %s and test_key = any(%s) and status = 'passed'",
-                (run_id, tests),
+                query("context_passed_tests"), {"run_id": run_id, "tests": tests}
             )
             return {str(r[0]) for r in await cur.fetchall()}
 
-    @staticmethod
-    def _done(context: RunContext, test_id: str) -> bool:
-        return test_id in context.captured or f"test:{test_id}" in context.provenance
 
-    def _open(self, run_id: str, where: tuple[str, ...], value: Any) -> Any:
-        sealed = sealed_in(value) if isinstance(value, dict) else value
-        if isinstance(sealed, str) and is_sealed(sealed) and self.cipher is not None:
-            return self.cipher.unseal(sealed)
-        if value == REDACTED or sealed_in(value) is not None or is_sealed(value):
-            return self._plain.get(run_id, {}).get(where, value)
-        return value
-
-    def _decode(self, run_id: str, row: tuple[Any, ...]) -> RunContext:
-        tokens, variables, captured, order, expires_at, updated_at = row
-        provenance = captured.pop(PROVENANCE, {}) or {}
-        return RunContext(
-            run_id=run_id,
-            tokens={k: self._open(run_id, ("token", k), v) for k, v in tokens.items()},
-            variables={k: self._open(run_id, ("variable", k), v) for k, v in variables.items()},
-            captured={
-                test: (
-                    {k: self._open(run_id, ("captured", test, k), v) for k, v in values.items()}
-                    if isinstance(values, dict)
-                    else values
-                )
-                for test, values in captured.items()
-            },
-            provenance=provenance,
-            test_order=list(order),
-            expires_at=expires_at,
-            updated_at=updated_at,
-        )
+def _set_token(run_id: str, name: str, token: Any) -> Call:
+    return ("context_set_token", {"run_id": run_id, "name": name, "token": token})
 
 
-def _as_plan(plan: Any) -> Plan:
-    from runner.models import Suite
-    from runner.plan.graph import Plan, build_plan
-    from runner.suite.load import LoadedSuite, loaded_from_suite
+def _merge_captured(run_id: str, key: str, data: dict[str, Any]) -> Call:
+    from psycopg.types.json import Jsonb
 
-    if isinstance(plan, Plan):
-        return plan
-    if isinstance(plan, Suite):
-        plan = loaded_from_suite(plan)
-    if isinstance(plan, LoadedSuite):
-        return build_plan(plan)
-    raise TypeError(f"expected a Plan, Suite or LoadedSuite, not {type(plan).__name__}")
+    return ("context_merge_captured", {"run_id": run_id, "test_key": key, "data": Jsonb(data)})
+
+
+def _provenance_call(run_id: str, provenance: dict[str, Any]) -> Call:
+    return _merge_captured(run_id, PROVENANCE, provenance)
 
 
 def _database_error(what: str, exc: Exception) -> Exception:

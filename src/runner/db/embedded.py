@@ -286,14 +286,15 @@ class EmbeddedServer:
 
     def _ensure_database(self) -> None:
         import psycopg
+        from psycopg import sql
+
+        from runner.db.sqlfiles import query
 
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            exists = conn.execute(
-                "select 1 from pg_database where datname = %s", (DATABASE,)
-            ).fetchone()
+            exists = conn.execute(query("database_exists"), {"name": DATABASE}).fetchone()
             if not exists:
                 with contextlib.suppress(psycopg.errors.DuplicateDatabase):
-                    conn.execute(f"create database {DATABASE}")
+                    conn.execute(sql.SQL("create database {}").format(sql.Identifier(DATABASE)))
 
     def _accepts_connections(self) -> bool:
         try:

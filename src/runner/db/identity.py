@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from runner.db.sqlfiles import query
 from runner.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -64,7 +65,8 @@ def identity_from_settings(settings: Settings) -> Identity:
     return Identity.user(user_id, (settings.user_email or "").strip() or None)
 
 
-SET_IDENTITY = "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)"
+SET_IDENTITY = query("set_identity")
+"""Sets role and claims for the current transaction; positional parameters (role, claims)."""
 
 
 async def apply_identity(conn: Any, identity: Identity) -> None:

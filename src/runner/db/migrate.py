@@ -13,23 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from runner.db.connect import Target, connect, describe
-from runner.db.sqlfiles import bootstrap_file, migration_files
+from runner.db.sqlfiles import bootstrap_file, migration_files, query
 from runner.errors import MigrationError
 
 # Arbitrary constant: the advisory lock key all migrators agree on.
 _LOCK_KEY = 7_461_226_009
-
-_META = """
-create schema if not exists runner_meta;
-comment on schema runner_meta is
-    'Bookkeeping of the runner''s migrator (not exposed over the API).';
-create table if not exists runner_meta.schema_migrations (
-    version text primary key,
-    name text not null,
-    checksum text not null,
-    applied_at timestamptz not null default now()
-);
-"""
 
 
 @dataclass(frozen=True)
@@ -78,16 +66,14 @@ async def migrate(target: Target, files: list[MigrationFile] | None = None) -> M
     conn = await connect(target)
     try:
         async with conn.transaction():
-            await conn.execute("select pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-            await conn.execute(_META)
-            row = await (
-                await conn.execute("select exists(select 1 from pg_namespace where nspname='auth')")
-            ).fetchone()
+            await conn.execute(query("migrate_lock"), {"key": _LOCK_KEY})
+            await conn.execute(query("migrate_meta"))
+            row = await (await conn.execute(query("migrate_has_auth"))).fetchone()
             if row is not None and not row[0]:
                 text = bootstrap_file().read_text(encoding="utf-8")
                 await _apply(conn, text, "bootstrap/supabase_compat.sql")
                 report.bootstrapped = True
-            cur = await conn.execute("select version, checksum from runner_meta.schema_migrations")
+            cur = await conn.execute(query("migrate_applied"))
             applied = {v: c for v, c in await cur.fetchall()}
             for mf in files:
                 label = mf.path.name
@@ -101,9 +87,8 @@ async def migrate(target: Target, files: list[MigrationFile] | None = None) -> M
                     continue
                 await _apply(conn, mf.path.read_text(encoding="utf-8"), label)
                 await conn.execute(
-                    "insert into runner_meta.schema_migrations (version, name, checksum) "
-                    "values (%s, %s, %s)",
-                    (mf.version, mf.name, mf.checksum),
+                    query("migrate_record"),
+                    {"version": mf.version, "name": mf.name, "checksum": mf.checksum},
                 )
                 report.applied.append(label)
     except psycopg.Error as exc:
@@ -134,7 +119,7 @@ async def pending(target: Target) -> list[str]:
     conn = await connect(target, autocommit=True)
     try:
         try:
-            cur = await conn.execute("select version from runner_meta.schema_migrations")
+            cur = await conn.execute(query("migrate_applied"))
             done = {r[0] for r in await cur.fetchall()}
         except psycopg.errors.UndefinedTable:
             done = set()

@@ -116,7 +116,7 @@ async def plan(
     """The dry run: how many rows each phase would take; nothing is written."""
     report = RetentionReport(new_batch(as_of), as_of, location, dry_run=True)
     async with conn.transaction():
-        await conn.execute("set transaction read only")
+        await conn.execute(query("transaction_read_only"))
         cur = await conn.execute(query("retention_count"), _scope(as_of, projects))
         for phase, count in await cur.fetchall():
             report.would_delete[phase] = int(count)
@@ -141,7 +141,7 @@ async def apply(
         raise ValueError("apply() needs an autocommit connection (one transaction per step)")
     hooks = hooks or Hooks()
     report = RetentionReport(new_batch(as_of), as_of, archive.location, dry_run=False)
-    cur = await conn.execute("select pg_try_advisory_lock(%s)", (LOCK_KEY,))
+    cur = await conn.execute(query("retention_try_lock"), {"key": LOCK_KEY})
     row = await cur.fetchone()
     if not row or not row[0]:
         raise DatabaseError("another retention run is in progress on this database")
@@ -163,7 +163,7 @@ async def apply(
     finally:
         # a broken connection releases the lock anyway; never mask the real error
         with contextlib.suppress(psycopg.Error):
-            await conn.execute("select pg_advisory_unlock(%s)", (LOCK_KEY,))
+            await conn.execute(query("retention_unlock"), {"key": LOCK_KEY})
     return report
 
 
@@ -254,7 +254,7 @@ async def _archive(
     """Write the chunk's rows and chunk.json; mark it archived; refresh the batch manifest."""
     lines: dict[str, list[str]] = {}
     async with conn.transaction():
-        await conn.execute("set transaction isolation level repeatable read, read only")
+        await conn.execute(query("transaction_snapshot"))
         cur = await conn.execute(query(chunk.phase.fetch), {"ids": chunk.ids})
         for table, row_json in await cur.fetchall():
             lines.setdefault(table, []).append(row_json)

@@ -129,7 +129,7 @@ async def restore(
                 raise ArchiveError(f"{name} does not match its checksum in {key}")
             contents[table] = decode_rows(data, name=name)
         async with conn.transaction():
-            await conn.execute("set local session_replication_role = replica")
+            await conn.execute(query("retention_replica_role"))
             for table in TABLE_ORDER:
                 rows = contents.get(table, [])
                 for start in range(0, len(rows), BATCH_ROWS):

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from runner.db.connect import connect_kwargs
 from runner.db.sqlfiles import serve_sql
@@ -121,10 +122,10 @@ class DatabaseListener:
         pending: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         processor: asyncio.Task[None] | None = None
         try:
-            await listen.execute(f"listen {MESSAGES_CHANNEL}")
-            await listen.execute(f"listen {CHANGES_CHANNEL}")
+            for channel in (MESSAGES_CHANNEL, CHANGES_CHANNEL):
+                await listen.execute(sql.SQL("listen {}").format(sql.Identifier(channel)))
             if self.sessions == 0:
-                cur = await reader.execute("select localtimestamp, now()")
+                cur = await reader.execute(serve_sql("clock"))
                 row = await cur.fetchone()
                 assert row is not None
                 self._message_since, self._change_since = row

@@ -18,6 +18,7 @@ from psycopg_pool import PoolTimeout
 
 from runner.db.connect import connect_kwargs
 from runner.db.identity import Identity, apply_identity
+from runner.db.sqlfiles import query
 from runner.serve.rest import errors
 from runner.serve.rest.catalog import Catalog, CatalogCache
 from runner.serve.state import ServeState
@@ -104,7 +105,7 @@ async def _once(
             try:
                 async with conn.transaction():
                     if read_only:
-                        await conn.execute("set transaction read only")
+                        await conn.execute(query("transaction_read_only"))
                     catalog = await (cache.refresh(conn) if reload else cache.get(conn))
                     await apply_identity(conn, identity)
                     return await work(conn, catalog)

@@ -1,0 +1,2 @@
+-- The current transaction only reads.
+set transaction read only
