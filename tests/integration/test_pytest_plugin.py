@@ -7,8 +7,12 @@ pytest-asyncio are loaded), then reads what the session left in the database.
 
 from __future__ import annotations
 
+import json
 import os
+import queue
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -392,6 +396,45 @@ def test_stopped_early_every_test_still_has_a_result(
         ),
         ("test_sample.py::test_never_run", "skipped", "bailed", "not run: pytest stopped early"),
     ]
+
+
+def test_a_failed_session_notifies_the_webhook(
+    pytester: pytest.Pytester, migrated_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RUNNER_WEBHOOK_URL gets run_failed for a failed session, as after run-suite."""
+    got: queue.Queue[dict[str, Any]] = queue.Queue()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            return None
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            got.put(json.loads(body))
+            self.send_response(204)
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = {
+            "RUNNER_DATABASE_URL": migrated_db,
+            "RUNNER_WEBHOOK_URL": f"http://127.0.0.1:{server.server_address[1]}/hook",
+            "RUNNER_WEBHOOK_EVENTS": "run_failed",
+        }
+        result = _record(pytester, monkeypatch, MIXED, env, "--runner-record")
+        result.assert_outcomes(passed=2, failed=1)
+        payload = got.get(timeout=10)
+    finally:
+        server.shutdown()
+        server.server_close()
+    (run_id,) = _rows(migrated_db, "select id::text from test_runs")[0]
+    assert (payload["event"], payload["run"]["id"], payload["run"]["status"]) == (
+        "run_failed",
+        run_id,
+        "failed",
+    )
+    assert got.empty()
 
 
 def test_plugin_is_inert_without_the_option(

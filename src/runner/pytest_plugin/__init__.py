@@ -13,7 +13,7 @@ id, ``publish()`` to share values through the store, and ``manager()`` for a
 ``TestExecutionContextManager`` on the run's database.
 
 The plugin never raises inside a pytest hook: a recording failure is kept and
-reported once, as the last line of the terminal summary (see ``docs/pytest.md``).
+reported once, in the terminal summary (see ``docs/pytest.md``).
 """
 
 from __future__ import annotations

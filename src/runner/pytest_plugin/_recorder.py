@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
+from pydantic import ValidationError
 
 from runner.models import ErrorCategory, RunStatus, Status, TestResult
 from runner.pytest_plugin._loop import BackgroundLoop
@@ -87,6 +88,7 @@ class Recorder:
         self._accepted = 0
         self._finished = False
         self._lost = 0
+        self._session_started = datetime.now(UTC)
 
     # ------------------------------------------------------------- failures
 
@@ -186,21 +188,51 @@ class Recorder:
                 await self.store.finish_run(status)
             except Exception as exc:
                 self.fail(f"cannot finish run {self.run_id}", exc)
+            else:
+                await self._notify(status)
         try:
             await self._exit.aclose()
         except Exception as exc:
             self.fail("cannot close the store", exc)
+
+    async def _notify(self, status: RunStatus) -> None:
+        """Webhooks, as ``run-suite`` sends them (``RUNNER_WEBHOOK_URL``); never raises."""
+        if self.settings is None or not self.settings.webhook_urls:
+            return
+        from runner.models import RunResult
+        from runner.reporting.webhooks import notify_run
+        from runner.store.base import quarantined_tests
+
+        assert self.store is not None
+        run = RunResult(
+            run_id=self.run_id,
+            suite=self.suite_name,
+            environment=None,
+            status=status,
+            started_at=self._session_started,
+            finished_at=datetime.now(UTC),
+            results=tuple(self._results.values()),
+            quarantined=tuple(sorted(quarantined_tests(self.store))),
+        )
+        await notify_run(run, settings=self.settings, store=self.store)
 
     # ---------------------------------------------------------------- session
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         with self._guard("pytest_sessionstart"):
+            from runner.errors import ConfigError
             from runner.settings import Settings
 
             if self.config.option.collectonly:
                 return
-            settings = Settings()
+            try:
+                settings = Settings()
+            except ValidationError as exc:
+                wrong = exc.errors()[0]
+                where = ".".join(str(part) for part in wrong["loc"])
+                self.fail("settings", ConfigError(f"invalid setting {where}: {wrong['msg']}"))
+                return
             project = self.config.getoption("runner_project") or settings.project or "pytest"
             self.settings = settings.model_copy(update={"project": project})
             self.loop = BackgroundLoop()
@@ -318,7 +350,8 @@ class Recorder:
         if self._problem is not None:
             others = self._problems - 1
             more = f" (and {others} more error{'s' if others > 1 else ''})" if others else ""
-            lost = f"; {self._lost} results not recorded" if self._lost else ""
+            lost = f"; {self._lost} result{'s' if self._lost > 1 else ''} not recorded"
+            lost = lost if self._lost else ""
             run = f" (run {self.run_id})" if self.run_id else ""
             return f"runner: recording failed{run}: {self._problem}{more}{lost}"
         if self.run_id is not None:
