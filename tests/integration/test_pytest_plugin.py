@@ -138,6 +138,31 @@ def test_never_run():
     pass
 """
 
+SUBTESTS = """
+def test_each_item(subtests):
+    for n in (1, 2, 3):
+        with subtests.test(msg="item", n=n):
+            assert n != 2
+"""
+
+CUT_OFF = """
+import os
+
+import psycopg
+
+
+def test_first():
+    pass
+
+
+def test_cuts_the_store_off(runner_context):  # the fixture waits for the run to start
+    with psycopg.connect(os.environ["RUNNER_DATABASE_URL"], autocommit=True) as conn:
+        conn.execute(
+            "select pg_terminate_backend(pid) from pg_stat_activity "
+            "where datname = current_database() and pid <> pg_backend_pid()"
+        )
+"""
+
 
 def _rows(url: str, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
     with psycopg.connect(url) as conn:
@@ -435,6 +460,47 @@ def test_a_failed_session_notifies_the_webhook(
         "failed",
     )
     assert got.empty()
+
+
+def test_subtests_are_checks_of_their_test(
+    pytester: pytest.Pytester, migrated_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each subtest is a check; one failing subtest fails the test (pytest >= 9)."""
+    if not hasattr(pytest, "SubtestReport"):
+        pytest.skip("subtests are built into pytest from version 9")
+    result = _record(
+        pytester, monkeypatch, SUBTESTS, {"RUNNER_DATABASE_URL": migrated_db}, "--runner-record"
+    )
+    assert result.ret == 1
+    results = _rows(migrated_db, "select status, error_category, message from test_results")
+    assert results == [("failed", "assertion", "contains 1 failed subtest")]
+    checks = _rows(
+        migrated_db,
+        "select ordinal, name, passed from test_result_details "
+        "where kind = 'assertion' order by ordinal",
+    )
+    assert checks == [
+        (1, "subtest test_each_item [item] (n=1)", True),
+        (2, "subtest test_each_item [item] (n=2)", False),
+        (3, "subtest test_each_item [item] (n=3)", True),
+    ]
+
+
+def test_a_database_lost_mid_session_keeps_the_results_in_the_spill_file(
+    pytester: pytest.Pytester, migrated_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store's connection dies: results go to the spill file, the exit status stays 0."""
+    result = _record(
+        pytester, monkeypatch, CUT_OFF, {"RUNNER_DATABASE_URL": migrated_db}, "--runner-record"
+    )
+    result.assert_outcomes(passed=2)
+    assert result.ret == 0  # nothing lost: what was not written is in the spill file
+    (run_id,) = _rows(migrated_db, "select id::text from test_runs")[0]
+    lines = _runner_lines(result)
+    assert len(lines) == 1
+    assert lines[0].startswith(f"runner: recording failed: cannot finish run {run_id}: ")
+    spill = pytester.path / ".runner" / "spill" / f"run-{run_id}.jsonl"
+    assert "test_sample.py::test_cuts_the_store_off" in spill.read_text(encoding="utf-8")
 
 
 def test_plugin_is_inert_without_the_option(

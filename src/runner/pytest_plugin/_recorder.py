@@ -352,7 +352,8 @@ class Recorder:
             more = f" (and {others} more error{'s' if others > 1 else ''})" if others else ""
             lost = f"; {self._lost} result{'s' if self._lost > 1 else ''} not recorded"
             lost = lost if self._lost else ""
-            run = f" (run {self.run_id})" if self.run_id else ""
+            known = self.run_id is None or self.run_id in self._problem
+            run = "" if known else f" (run {self.run_id})"
             return f"runner: recording failed{run}: {self._problem}{more}{lost}"
         if self.run_id is not None:
             return f"runner: recorded run {self.run_id}"

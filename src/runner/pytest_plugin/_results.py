@@ -230,7 +230,8 @@ def build_result(
     failed_call = next(
         (p for p in reversed(main) if p.report.when == "call" and p.report.failed), None
     )
-    if failed_call is not None and outcome.category is ErrorCategory.ASSERTION:
+    # a failed assertion raised in the test (not pytest failing it for its subtests)
+    if failed_call is not None and failed_call.category is ErrorCategory.ASSERTION:
         checks.append(
             CheckResult(
                 name=f"assert{_where(failed_call.report)}",
