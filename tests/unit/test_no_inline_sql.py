@@ -42,7 +42,6 @@ EXECUTORS = {"execute", "executemany", "fetch", "fetchrow", "fetchval", "copy", 
 TEMPORARY_ALLOW = {
     # Issue #13, temporary: owned by the other helpers, who move this SQL to sql/queries/.
     # Each line goes when its file is fixed; the set must end empty.
-    "pytest_plugin.py",  # owner: the pytest-plugin helper (item 3)
     "store/credentials.py",  # owner: the Store helper (item 2)
     "store/postgres.py",  # owner: the Store helper (item 2)
     "store/vault.py",  # owner: the Store helper (item 2)
