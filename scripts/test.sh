@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README, second command; .ci/run runs exactly this).
-# Installs what the tests need into .venv, then runs ruff, mypy and pytest.
+# Installs what the tests need into .venv, then runs ruff, mypy, the import contracts,
+# and pytest under coverage (subprocesses included), holding lines and branches to floors.
 # Needs nothing running beforehand: the tests start the embedded PostgreSQL themselves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,5 +19,13 @@ echo "== ruff"
 .venv/bin/ruff format --check src tests examples tools
 echo "== mypy (strict)"
 .venv/bin/mypy
-echo "== pytest"
-.venv/bin/pytest -q "$@"
+echo "== import contracts (lint-imports: the layers of DESIGN.md, no cycles)"
+.venv/bin/lint-imports
+echo "== pytest (with coverage)"
+mkdir -p .runner/coverage
+rm -f .runner/coverage/.coverage*
+export COVERAGE_FILE="$PWD/.runner/coverage/.coverage"
+.venv/bin/pytest -q --cov --cov-report=term:skip-covered \
+    --cov-report=json:.runner/coverage/coverage.json "$@"
+.venv/bin/python tools/coverage_gate.py .runner/coverage/coverage.json \
+    --lines 90 --branches 85
