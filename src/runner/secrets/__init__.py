@@ -1,1 +1,1 @@
-"""Secrets: encryption at rest and the redactor that keeps them out of everything stored or printed."""
+"""Secrets: encryption at rest, and the redactor that keeps them out of what is stored or shown."""
