@@ -21,6 +21,7 @@ import markupsafe
 import pytest
 
 from runner.secrets.forms import MIN_BASE64_FORM, forms_of
+from runner.secrets.matcher import Matcher
 from runner.secrets.redact import REDACTED, Redactor
 
 CANARY = 'CANARY spc/x"y+z&ü-7Q'
@@ -215,3 +216,15 @@ def test_text_with_a_lone_surrogate_is_still_redacted() -> None:
     """A string that cannot be encoded as UTF-8 (a lone surrogate) is still scanned."""
     redactor = Redactor([CANARY])
     assert redactor.text(f"\ud800 {CANARY} \udfff") == f"\ud800 {REDACTED} \udfff"
+
+
+def test_matcher_learning_one_string_at_a_time_keeps_few_automata() -> None:
+    """1,000 strings learned between scans leave O(log N) automata; a long text merges them."""
+    matcher = Matcher()
+    for n in range(1_000):
+        matcher.add([f"word-{n:04d}"])
+        assert matcher.spans(f"x word-{n:04d} y") == [(2, 11)]
+        assert matcher.automata <= 12
+    long_text = "filler " * 2_000 + "word-0007 word-0999"
+    assert matcher.spans(long_text)[-2:] == [(14_000, 14_009), (14_010, 14_019)]
+    assert matcher.automata == 1

@@ -64,6 +64,11 @@ class Matcher:
         """Every string known."""
         return frozenset(self._words)
 
+    @property
+    def automata(self) -> int:
+        """How many automata a scan runs through now (for tests and diagnostics)."""
+        return len(self._automata)
+
     def add(self, words: Iterable[str]) -> None:
         """Learn strings (O(len(words))); they are built into the matcher at the next scan."""
         with self._lock:
