@@ -1,6 +1,7 @@
 """Micro-benchmarks: load and plan, per-test overhead, database write throughput, start-up.
 
     .venv/bin/python bench/micro.py [--json OUT.json] [--reps 3] [--only load,pipeline,db,startup]
+    .venv/bin/python bench/micro.py --only redact      # not in the default set
 
 * ``load``: a 100,001-test suite (the peer suite at N = 25,000, as JSON, the
   format ``convert_peer_suite.py`` writes) read with ``load_suite`` and planned
@@ -17,6 +18,14 @@
   on demand): 5,001 results and 1,250 context merges queued as the engine queues
   them, timed from the first one to ``finish_run`` returning (all written).
 * ``startup``: ``python -m runner run-suite --help`` wall time.
+* ``redact``: a ``Redactor`` holding 100 secrets (tokens, passwords with spaces,
+  quotes, slashes, pluses and non-ASCII) redacts a 1 MB JSON body that carries
+  some of them in several encodings, and the same body without any; the cost of
+  registering a secret (``add``) and of the first scan after it (the matcher is
+  rebuilt lazily); a 200-character message (the per-test hot path) with 1 and
+  with 100 secrets; and, for the choice of matcher, a regex alternation of the
+  same forms sorted longest first, and ``pyahocorasick`` when it is installed,
+  on the same texts. These figures are CPU time, the others wall time.
 
 Each figure is the median of ``--reps`` runs. Prints one line per figure.
 """
@@ -241,6 +250,140 @@ def bench_startup(reps: int) -> dict[str, float]:
     return {"help_s": median_of(max(reps, 5), once)}
 
 
+def redact_inputs() -> tuple[list[str], list[str], str, str]:
+    """100 deterministic secrets, the forms planted, and a 1 MB JSON body with and without them."""
+    import base64
+    import random
+    from urllib.parse import quote, quote_plus
+
+    rng = random.Random(15)  # noqa: S311 (deterministic test data)
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    secrets: list[str] = []
+    for i in range(100):
+        core = "".join(rng.choice(alphabet) for _ in range(rng.randint(12, 40)))
+        kind = i % 4
+        if kind == 1:
+            core = f'pw {core[:8]}/"q+ü{core[8:]}'  # a password that needs escaping
+        elif kind == 2:
+            core = "eyJ" + core + "." + core[::-1]  # token-like
+        secrets.append(core)
+    words = ["alpha", "beta", "gamma", "delta", "items", "name", "value", "note", "x"]
+    rows: list[dict[str, object]] = []
+    size = 0
+    while size < 1_000_000:
+        blob = base64.b64encode(rng.randbytes(60)).decode()
+        row = {
+            "id": rng.randint(1, 10**9),
+            "name": " ".join(rng.choice(words) for _ in range(6)),
+            "email": f"user{rng.randint(1, 10**6)}@example.com",
+            "blob": blob,
+            "url": f"https://api.example.com/items/{rng.randint(1, 10**6)}?page=2&q=caf%C3%A9",
+        }
+        rows.append(row)
+        size += len(json.dumps(row))
+    clean = json.dumps(rows, ensure_ascii=False)
+    # plant 40 occurrences of secrets, in several encodings, spread over the body
+    planted: list[str] = []
+    for n in range(40):
+        secret = secrets[(n * 7) % len(secrets)]
+        form = [
+            secret,
+            quote(secret, safe=""),
+            quote_plus(secret),
+            json.dumps(secret)[1:-1],
+            base64.b64encode(f"user:{secret}".encode()).decode(),
+        ][n % 5]
+        planted.append(form)
+        rows[(n * 997) % len(rows)]["note"] = f"seen {form} here"
+    dirty = json.dumps(rows, ensure_ascii=False)
+    return secrets, planted, clean, dirty
+
+
+def bench_redact(reps: int) -> dict[str, float]:
+    """CPU time (``process_time``): other load on a shared machine counts less."""
+    import re
+
+    from runner.secrets.redact import Redactor
+
+    secrets, planted, clean, dirty = redact_inputs()
+    reps = max(reps, 5)
+    out: dict[str, float] = {"redact_body_bytes": float(len(dirty.encode()))}
+    message = ("connection error: ConnectError (GET https://api.example.com/x?page=2) " * 3)[:200]
+
+    def timed(fn: Callable[[], object], times: int = 1, runs: int = reps) -> float:
+        def once() -> float:
+            t0 = time.process_time()
+            for _ in range(times):
+                fn()
+            return (time.process_time() - t0) / times
+
+        return median_of(runs, once)
+
+    # registering builds and stores the forms; the first scan after it pays the
+    # (lazy) rebuild of the matcher
+    def register() -> float:
+        redactor = Redactor()
+        t0 = time.process_time()
+        for secret in secrets:
+            redactor.add(secret)
+        return (time.process_time() - t0) / len(secrets)
+
+    out["redact_register_us"] = median_of(reps, register) * 1e6
+
+    def add_then_scan() -> float:
+        redactor = Redactor(secrets[:99])
+        redactor.text("warm")
+        t0 = time.process_time()
+        redactor.add(secrets[99])
+        redactor.text("a short message")
+        return time.process_time() - t0
+
+    out["redact_add_then_scan_ms"] = median_of(reps, add_then_scan) * 1e3
+
+    # a run that learns a token per test: 1,000 of them, a message redacted after each
+    tokens = [f"tok-{n:04d}-{'x' * 20}{n}" for n in range(1_000)]
+
+    def learn_as_you_go() -> float:
+        redactor = Redactor()
+        t0 = time.process_time()
+        for token in tokens:
+            redactor.add(token)
+            redactor.text(message)
+        return time.process_time() - t0
+
+    out["redact_learn_1000_ms"] = median_of(min(reps, 3), learn_as_you_go) * 1e3
+
+    full = Redactor(secrets)
+    redacted = full.text(dirty)
+    out["redact_planted"] = float(len(planted))
+    out["redact_planted_left"] = float(sum(1 for form in planted if form in redacted))
+    out["redact_1mb_100_secrets_ms"] = timed(lambda: full.text(dirty)) * 1e3
+    out["redact_1mb_clean_ms"] = timed(lambda: full.text(clean)) * 1e3
+    one = Redactor(secrets[:1])
+    out["redact_200c_1_secret_us"] = timed(lambda: one.text(message), 10_000) * 1e6
+    out["redact_200c_100_secrets_us"] = timed(lambda: full.text(message), 10_000) * 1e6
+
+    # the other matchers, on the same forms
+    forms = sorted(full.secrets, key=len, reverse=True)
+    out["redact_forms"] = float(len(forms))
+    t0 = time.process_time()
+    pattern = re.compile("|".join(re.escape(f) for f in forms))
+    out["regex_compile_ms"] = (time.process_time() - t0) * 1e3
+    out["regex_1mb_ms"] = timed(lambda: pattern.sub("[REDACTED]", dirty), runs=1) * 1e3
+    out["regex_200c_us"] = timed(lambda: pattern.sub("[REDACTED]", message), 100) * 1e6
+    try:
+        import ahocorasick  # pyahocorasick, not a dependency: installed by hand to compare
+    except ImportError:
+        return out
+    automaton = ahocorasick.Automaton(ahocorasick.STORE_LENGTH)
+    for form in forms:
+        automaton.add_word(form)
+    automaton.make_automaton()
+    out["pyahocorasick_1mb_ms"] = timed(lambda: list(automaton.iter(dirty))) * 1e3
+    out["pyahocorasick_200c_us"] = timed(lambda: list(automaton.iter(message)), 10_000) * 1e6
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", type=Path, default=None)
@@ -258,6 +401,8 @@ def main(argv: list[str] | None = None) -> int:
             out |= bench_db(a.reps)
         if "startup" in parts:
             out |= bench_startup(a.reps)
+        if "redact" in parts:
+            out |= bench_redact(a.reps)
     for key, value in out.items():
         print(f"{key:26s} {value:12.3f}")
     if a.json:

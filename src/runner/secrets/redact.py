@@ -2,8 +2,12 @@
 
 A ``Redactor`` holds the secret values of a run (environment secrets, tokens,
 captures flagged ``secret``), learns new ones as tests produce them, and replaces
-every occurrence with ``[REDACTED]``. Headers and JSON keys whose *names* say they
-hold a credential are redacted whatever their value.
+every occurrence with ``[REDACTED]``: of the value as typed and of every form it
+takes on the way out (URL, JSON, HTML and unicode escapes, base64 inside Basic
+auth or a JWT; see ``runner.secrets.forms``). The forms of a value are listed
+once, when it is registered, and one Aho-Corasick pass finds all forms of all
+values in a text (``runner.secrets.matcher``). Headers and JSON keys whose
+*names* say they hold a credential are redacted whatever their value.
 
 Snapshots are redacted first and truncated second, so a cut can never leave the
 start of a secret behind.
@@ -15,9 +19,22 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from runner.models import Snapshot
+from runner.secrets.forms import MIN_BASE64_FORM, MIN_SECRET_LENGTH, forms_of
+from runner.secrets.matcher import Matcher
+
+__all__ = [
+    "MIN_BASE64_FORM",
+    "MIN_SECRET_LENGTH",
+    "REDACTED",
+    "SENSITIVE_HEADERS",
+    "SENSITIVE_KEY",
+    "Redactor",
+    "sensitive_key",
+    "truncate",
+]
 
 REDACTED = "[REDACTED]"
 
@@ -25,10 +42,6 @@ SENSITIVE_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
 )
 SENSITIVE_KEY = re.compile(r"password|secret|token|api[_-]?key", re.IGNORECASE)
-
-MIN_SECRET_LENGTH = 3
-"""Shorter values are not treated as secrets: replacing every ``1`` or ``ab`` in a
-report would garble it while hiding next to nothing."""
 
 
 def sensitive_key(name: str) -> bool:
@@ -40,8 +53,9 @@ class Redactor:
     """Replaces known secret values and credential-named fields with ``[REDACTED]``."""
 
     def __init__(self, secrets: Iterable[Any] = ()) -> None:
-        self._secrets: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
+        self._values: set[str] = set()
+        self._matcher = Matcher()
+        self._forms: frozenset[str] | None = frozenset()
         self._sensitive: dict[str, bool] = {}  # header names repeat: decide each once
         for value in secrets:
             self.add(value)
@@ -59,33 +73,40 @@ class Redactor:
         if value is None or isinstance(value, bool):
             return
         text = str(value)
-        if len(text) < MIN_SECRET_LENGTH or text in self._secrets:
+        if len(text) < MIN_SECRET_LENGTH or text in self._values:
             return
-        self._secrets.add(text)
-        # a secret also shows up percent-encoded in URLs
-        encoded = quote(text, safe="")
-        if encoded != text:
-            self._secrets.add(encoded)
-        self._pattern = None
+        self._values.add(text)
+        self._matcher.add(forms_of(text))  # O(forms); the matcher builds at the next scan
+        self._forms = None
 
     @property
     def secrets(self) -> frozenset[str]:
-        """The values currently redacted (for tests and diagnostics)."""
-        return frozenset(self._secrets)
+        """Every string currently redacted: the values and their encoded forms."""
+        forms = self._forms
+        if forms is None:  # cached: the log filter asks at every record
+            forms = self._forms = self._matcher.words
+        return forms
 
-    def _regex(self) -> re.Pattern[str] | None:
-        if self._pattern is None and self._secrets:
-            # longest first, so a secret containing another is replaced whole
-            ordered = sorted(self._secrets, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
-        return self._pattern
+    @property
+    def values(self) -> frozenset[str]:
+        """The secret values registered, as given (for tests and diagnostics)."""
+        return frozenset(self._values)
 
     def text(self, text: str) -> str:
-        """``text`` with every known secret value replaced."""
-        pattern = self._pattern if self._pattern is not None else self._regex()
-        if pattern is None or pattern.search(text) is None:
+        """``text`` with every form of every known secret value replaced."""
+        if not self._values:
+            return text
+        spans = self._matcher.spans(text)
+        if not spans:
             return text  # the common case: no copy
-        return pattern.sub(REDACTED, text)
+        parts: list[str] = []
+        done = 0
+        for start, end in spans:
+            parts.append(text[done:start])
+            parts.append(REDACTED)
+            done = end
+        parts.append(text[done:])
+        return "".join(parts)
 
     def value(self, value: Any) -> Any:
         """A copy of a JSON-like value with secrets and credential-named keys redacted."""
