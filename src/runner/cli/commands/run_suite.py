@@ -81,9 +81,11 @@ def _is_name(text: str) -> bool:
 
 async def _load(settings: Settings, target: str) -> LoadedSuite:
     if _is_name(target):
-        from runner.store.catalog import load_suite_by_name
+        # a stored suite is read from the configured store, even for --no-store
+        from runner.store.factory import open_store
 
-        return await load_suite_by_name(settings, target)
+        async with open_store(settings) as store:
+            return await store.load_suite(target)
     from runner.suite.load import load_suite
 
     return load_suite(target)
@@ -179,7 +181,7 @@ async def _run(args: argparse.Namespace) -> int:
                 if event.kind == "run_started":
                     # the seed reproduces uuid()/random_*() values and retry jitter
                     print(f"running {loaded.suite.name} (seed {seed})", flush=True)
-                    run_id = getattr(store, "run_id", None)
+                    run_id = store.run_id
                     if watching is not None and run_id:
                         watcher.append(asyncio.create_task(_watch(watching, run_id)))
                 if watching is None:
