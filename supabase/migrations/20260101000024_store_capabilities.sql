@@ -66,8 +66,10 @@ as $$
       join public.organizations as o on o.id = p.organization_id
      where o.slug = p_organization and p.slug = p_project and e.name = p_environment
     on conflict (environment_id, name) do update
+       -- the arguments, not excluded.*: reading the ciphertext column needs a privilege
+       -- no authenticated user has (0009), and admins may replace a secret
        set is_secret = true, value = null,
-           encrypted_value = excluded.encrypted_value, key_id = excluded.key_id
+           encrypted_value = pg_catalog.decode(p_ciphertext, 'base64'), key_id = p_key_id
     returning id;
 $$;
 comment on function public.set_environment_secret(text, text, text, text, text, text) is
