@@ -83,7 +83,7 @@ async def run_suite(
     environ_map = os.environ if environ is None else environ
     stored: dict[str, str] = {}
     if store is not None:
-        from runner.store.vault import stored_secrets_for_run
+        from runner.store.run_inputs import stored_secrets_for_run
 
         stored = await stored_secrets_for_run(store, loaded, env, environ_map)
     environment = resolve_environment(
@@ -96,7 +96,7 @@ async def run_suite(
     )
     found = {}
     if store is not None and store.user is not None:
-        from runner.store.credentials import credentials_for_run, template_values
+        from runner.store.run_inputs import credentials_for_run, template_values
 
         found = await credentials_for_run(store, loaded.suite)
     if found:

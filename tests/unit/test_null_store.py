@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from runner.errors import EXIT_USAGE, CapabilityError, ConfigError
@@ -61,3 +64,29 @@ async def test_the_learning_wrapper_forwards_every_capability() -> None:
     assert await wrapped.list_quarantines() == []
     with pytest.raises(CapabilityError, match="null store cannot load stored suite"):
         await wrapped.load_suite("x")
+
+
+def test_a_run_without_a_store_imports_no_database_driver() -> None:
+    """--no-store asks the store for secrets and credentials without importing psycopg."""
+    code = """
+import asyncio, sys
+import httpx
+from runner.api import run_suite
+from runner.store.base import NullStore
+from runner.suite.load import load_suite_text
+suite = load_suite_text(
+    "name: s\\nbase_url: http://a.test\\ndefault_env: e\\nenvironments:\\n  e:\\n"
+    "    secrets:\\n      pw: {env: PW, default: d}\\ntests:\\n  - id: t\\n    request: {url: /x}\\n",
+    file="s.yaml",
+)
+async def main():
+    transport = httpx.MockTransport(lambda r: httpx.Response(200))
+    async with httpx.AsyncClient(transport=transport) as client:
+        result = await run_suite(suite, store=NullStore(), client=client, services=(), environ={})
+    print(result.status.value, "psycopg" in sys.modules, "supabase" in sys.modules)
+asyncio.run(main())
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.stdout.split() == ["passed", "False", "False"], proc.stderr

@@ -9,15 +9,14 @@ plaintext never reaches the database on either path.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from runner.errors import ConfigError, DatabaseError
 from runner.secrets.crypto import KEYGEN_HINT, SecretBox, SecretKeyError
-from runner.store.credentials import not_a_user, open_credentials, save_arguments
 from runner.store.records import Credential, CredentialKind, Quarantine
+from runner.store.sealing import from_text, not_a_user, open_credentials, save_arguments, to_text
 from runner.store.sync import slugify
 
 if TYPE_CHECKING:
@@ -80,8 +79,7 @@ class StoredCapabilities:
         if not isinstance(found, dict):
             return {}  # the environment is not stored yet
         return {
-            name: self.cipher.decrypt_text(base64.b64decode(v["ciphertext"]), v["key_id"])
-            for name, v in found.items()
+            name: from_text(self.cipher, v["ciphertext"], v["key_id"]) for name, v in found.items()
         }
 
     async def set_environment_secret(
@@ -94,7 +92,7 @@ class StoredCapabilities:
             "p_project": slugify(project),
             "p_environment": environment,
             "p_name": name,
-            "p_ciphertext": base64.b64encode(box.encrypt_text(value)).decode("ascii"),
+            "p_ciphertext": to_text(box, value),
             "p_key_id": box.key_id,
         }
         stored = await self._call("set_environment_secret", args, f"store secret {name!r}")

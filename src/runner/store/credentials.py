@@ -15,22 +15,18 @@ The functions taking a connection are the public API for a direct connection; a
 
 from __future__ import annotations
 
-import base64
-import json
-import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, get_args
+from typing import Any
 
 import psycopg
 
 from runner.db.identity import Identity
-from runner.errors import ConfigError
-from runner.models import Suite
 from runner.secrets.crypto import SecretBox
-from runner.store.base import Store
 from runner.store.pgcall import call_function
 from runner.store.records import SECRET_FIELDS, Credential, CredentialKind
+from runner.store.run_inputs import credentials_for_run, credentials_used, template_values
+from runner.store.sealing import not_a_user, open_credentials, save_arguments
 
 __all__ = [
     "SECRET_FIELDS",
@@ -44,63 +40,6 @@ __all__ = [
     "save_credential",
     "template_values",
 ]
-
-# ``credentials.my_api`` / ``credentials['my_api']`` in any template of a suite
-_USED = re.compile(r"\bcredentials\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*['\"]([^'\"]+)['\"]\s*\])")
-
-USER_HINT = "RUNNER_DATABASE_ROLE=authenticated and RUNNER_USER_ID"
-
-
-def not_a_user(hint: str = USER_HINT) -> ConfigError:
-    """Credentials asked of a store acting as the system."""
-    return ConfigError(f"credentials belong to a signed-in user: act as one ({hint})")
-
-
-def save_arguments(
-    name: str,
-    kind: CredentialKind,
-    secret: Mapping[str, str],
-    box: SecretBox,
-    *,
-    description: str | None = None,
-    metadata: Mapping[str, Any] | None = None,
-    expires_at: datetime | None = None,
-) -> dict[str, Any]:
-    """Arguments of ``public.save_api_credential``; ``ConfigError`` for a bad kind or secret."""
-    if kind not in get_args(CredentialKind):
-        raise ConfigError(f"unknown credential kind {kind!r} (one of {', '.join(SECRET_FIELDS)})")
-    missing = [f for f in SECRET_FIELDS[kind] if not secret.get(f)]
-    if missing:
-        raise ConfigError(f"a {kind} credential needs {', '.join(missing)}")
-    blob = box.encrypt_text(json.dumps(dict(secret), separators=(",", ":")))
-    return {
-        "p_name": name,
-        "p_kind": kind,
-        "p_description": description,
-        "p_ciphertext": base64.b64encode(blob).decode("ascii"),
-        "p_key_id": box.key_id,
-        "p_metadata": dict(metadata or {}),
-        "p_expires_at": expires_at.isoformat() if expires_at else None,
-    }
-
-
-def open_credentials(
-    rows: Any, wanted: Iterable[str], box: SecretBox, who: str
-) -> dict[str, Credential]:
-    """``public.use_api_credentials``'s rows opened; ``ConfigError`` naming any not found."""
-    found = {
-        row["name"]: Credential(
-            name=row["name"],
-            kind=row["kind"],
-            secret=json.loads(box.decrypt_text(base64.b64decode(row["ciphertext"]), row["key_id"])),
-            metadata=dict(row.get("metadata") or {}),
-        )
-        for row in rows or ()
-    }
-    missing = [n for n in wanted if n not in found]
-    if missing:
-        raise ConfigError(f"no credential {', '.join(map(repr, missing))} for user {who}")
-    return found
 
 
 def _user(identity: Identity) -> str:
@@ -178,28 +117,3 @@ async def delete_credential(
         conn, identity, "delete_api_credential", {"p_name": name}, f"delete credential {name!r}"
     )
     return bool(gone)
-
-
-def credentials_used(text: str) -> set[str]:
-    """The credential names templates in ``text`` (a suite as JSON) refer to."""
-    return {a or b for a, b in _USED.findall(text)}
-
-
-def template_values(credentials: Mapping[str, Credential]) -> dict[str, dict[str, Any]]:
-    """What templates see as ``credentials``: each one's secret fields, metadata and kind."""
-    return {name: {**c.metadata, **c.secret, "kind": c.kind} for name, c in credentials.items()}
-
-
-async def credentials_for_run(store: Store, suite: Suite) -> dict[str, Credential]:
-    """The credentials ``suite``'s templates use, for the signed-in user ``store`` acts as.
-
-    A store acting as no user (the system, ``--no-store``) has none: ``{}`` without
-    looking at the suite (and a template naming a credential fails to render).
-    ``ConfigError`` when the user lacks one, or there is no ``RUNNER_SECRET_KEY``.
-    """
-    if store.user is None:
-        return {}
-    names = credentials_used(suite.model_dump_json(by_alias=True))
-    if not names:
-        return {}
-    return await store.load_credentials(names)

@@ -25,10 +25,10 @@ from runner.secrets.crypto import SecretBox
 from runner.store.base import RunInfo
 from runner.store.calls import batch_calls
 from runner.store.capabilities import StoredCapabilities
-from runner.store.credentials import USER_HINT
 from runner.store.pgcall import call_function
 from runner.store.queued import QueuedStore
 from runner.store.records import RotationReport
+from runner.store.sealing import USER_HINT
 from runner.store.sync import StartedRun, run_request
 from runner.store.writer import BatchWriter, Op
 

@@ -1,16 +1,16 @@
-"""Secrets at rest during a run, and rotating the key of everything encrypted.
+"""Rotating the key of everything encrypted in the database.
 
 Environment secrets are stored and read through a ``Store`` (``set_environment_secret``,
-``environment_secrets``: one implementation over SQL functions for both stores).
-Rotation re-encrypts every ciphertext in one transaction on a direct connection, so
-only ``PostgresStore`` offers it. Plaintext never reaches the database: values are
+``environment_secrets``: one implementation over SQL functions for both stores, and
+``runner.store.run_inputs`` for what a run needs). Rotation re-encrypts every
+ciphertext in one transaction on a direct connection, so only ``PostgresStore``
+offers it. Plaintext never reaches the database: values are
 encrypted with a ``SecretBox`` (``runner.secrets.crypto``) before they are written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -27,13 +27,9 @@ from runner.secrets.crypto import (
     sealed_in,
     sealed_key_id,
 )
-from runner.store.base import Store
 from runner.store.records import RotationReport
 
-if TYPE_CHECKING:
-    from runner.suite.load import LoadedSuite
-
-__all__ = ["RotationReport", "rotate_secrets", "stored_secrets_for_run"]
+__all__ = ["RotationReport", "rotate_secrets"]
 
 # ------------------------------------------------------------------ rotation
 
@@ -152,26 +148,3 @@ def _reseal_value(
     counts["ctx"] += 1
     fresh = _reseal(sealed, old, new, where)
     return {ENC: fresh} if as_object else fresh
-
-
-# ------------------------------------------------------------ during a run
-
-
-async def stored_secrets_for_run(
-    store: Store, loaded: LoadedSuite, env: str | None, environ: Mapping[str, str]
-) -> dict[str, str]:
-    """The secrets stored for the environment a run targets, decrypted (by secret name).
-
-    Asked of the store only when some secret of the environment is not in
-    ``environ``; {} when the environment is not stored yet (``Store.environment_secrets``).
-    """
-    from runner.suite.environment import choose_environment
-
-    suite = loaded.suite
-    chosen = choose_environment(suite, env)
-    if chosen is None:
-        return {}
-    refs = suite.environments[chosen].secrets
-    if not refs or all(ref.env in environ for ref in refs.values()):
-        return {}
-    return await store.environment_secrets(suite.name, chosen)
