@@ -76,7 +76,8 @@ from runner.store.base import NullStore
 from runner.suite.load import load_suite_text
 suite = load_suite_text(
     "name: s\\nbase_url: http://a.test\\ndefault_env: e\\nenvironments:\\n  e:\\n"
-    "    secrets:\\n      pw: {env: PW, default: d}\\ntests:\\n  - id: t\\n    request: {url: /x}\\n",
+    "    secrets:\\n      pw: {env: PW, default: d}\\n"
+    "tests:\\n  - id: t\\n    request: {url: /x}\\n",
     file="s.yaml",
 )
 async def main():
