@@ -17,6 +17,18 @@ from runner.db.connect import describe
 from runner.db.identity import Identity, apply_identity
 from runner.errors import DatabaseError
 
+JSON_ARGUMENTS = frozenset({"p_data", "p_vars", "p_results", "p_request", "p_metadata"})
+"""Arguments of our functions that are jsonb (the others are text, uuid, timestamptz or text[])."""
+
+
+def call_statement(function: str, args: dict[str, Any]) -> tuple[sql.Composed, list[Any]]:
+    """``select public.<function>(p_a => %s, ...)`` with named arguments, as RPC calls it."""
+    statement = sql.SQL("select public.{}({})").format(
+        sql.Identifier(function),
+        sql.SQL(", ").join(sql.SQL("{} => %s").format(sql.Identifier(n)) for n in args),
+    )
+    return statement, [Jsonb(v) if n in JSON_ARGUMENTS else v for n, v in args.items()]
+
 
 async def call_function(
     conn: psycopg.AsyncConnection[Any],
@@ -28,14 +40,10 @@ async def call_function(
 ) -> Any:
     """The value ``public.<function>`` returns for these named arguments.
 
-    Objects are passed as jsonb; ``refused`` is appended to the message when the
-    database says the caller lacks the privilege (SQLSTATE 42501).
+    ``refused`` is appended to the message when the database says the caller lacks
+    the privilege (SQLSTATE 42501).
     """
-    statement = sql.SQL("select public.{}({})").format(
-        sql.Identifier(function),
-        sql.SQL(", ").join(sql.SQL("{} => %s").format(sql.Identifier(n)) for n in args),
-    )
-    values = [Jsonb(v) if isinstance(v, dict) else v for v in args.values()]
+    statement, values = call_statement(function, args)
     try:
         async with conn.transaction():
             await apply_identity(conn, identity)

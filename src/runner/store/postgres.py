@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from runner.db.connect import Target, connect, describe
@@ -25,26 +24,12 @@ from runner.secrets.crypto import SecretBox
 from runner.store.base import RunInfo
 from runner.store.calls import batch_calls
 from runner.store.capabilities import StoredCapabilities
-from runner.store.pgcall import call_function
+from runner.store.pgcall import call_function, call_statement
 from runner.store.queued import QueuedStore
 from runner.store.records import RotationReport
 from runner.store.sealing import USER_HINT
 from runner.store.sync import StartedRun, run_request
 from runner.store.writer import BatchWriter, Op
-
-JSON_ARGUMENTS = frozenset({"p_data", "p_vars", "p_results", "p_request"})
-"""Arguments of our run functions that are jsonb (the others are text, uuid or text[])."""
-
-
-def call_statement(function: str, args: dict[str, Any]) -> tuple[sql.Composed, list[Any]]:
-    """``select public.<function>(p_a => %s, ...)`` with named arguments, as RPC calls it."""
-    names = list(args)
-    statement = sql.SQL("select public.{}({})").format(
-        sql.Identifier(function),
-        sql.SQL(", ").join(sql.SQL("{} => %s").format(sql.Identifier(n)) for n in names),
-    )
-    values = [Jsonb(args[n]) if n in JSON_ARGUMENTS else args[n] for n in names]
-    return statement, values
 
 
 class PostgresStore(StoredCapabilities, QueuedStore):

@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 
 from runner.db.connect import describe
+from runner.db.sqlfiles import query
 from runner.errors import CapabilityError, DatabaseError
 from runner.reporting.analytics.model import (
     FlakyDetection,
@@ -32,7 +33,7 @@ async def load_run_analysis(conn: psycopg.AsyncConnection[Any], run_id: str) -> 
     applies: a non-member gets an empty analysis). Raises ``DatabaseError``.
     """
     try:
-        cur = await conn.execute("select public.run_analysis(%s)", (run_id,))
+        cur = await conn.execute(query("run_analysis"), (run_id,))
         row = await cur.fetchone()
     except psycopg.Error as exc:
         raise DatabaseError(f"cannot read the analysis of run {run_id}: {describe(exc)}") from None
