@@ -9,7 +9,9 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -22,6 +24,7 @@ from runner.reporting.analytics import analysis_for_store
 from runner.secrets.crypto import generate_key
 from runner.store.factory import open_store
 from runner.suite.load import load_suite_text
+from support_rest import PASSWORD
 from support_serve import serving
 from support_stores import KINDS, StoreWorld, make_world
 
@@ -116,13 +119,16 @@ async def test_secret_credential_and_quarantine_work_on_either_store(
     assert "pw-stored" not in row[2] and "k-42" not in row[2]
 
 
-def _cli(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def _cli(
+    tmp_path: Path, env: dict[str, str], *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     base.update(env, RUNNER_DATA_DIR=str(tmp_path / "data"), NO_COLOR="1")
     return subprocess.run(
         [sys.executable, "-m", "runner", *args],
         cwd=tmp_path,
         env=base,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=120,
@@ -165,3 +171,75 @@ def test_quarantine_commands_work_through_the_supabase_store(
     assert unknown.stderr.strip().splitlines() == [
         "error: no stored test 't' in suite 'nope' (run the suite once to store it)"
     ]
+
+
+class _Shop(BaseHTTPRequestHandler):
+    """The API of ``SUITE`` over real HTTP, for the CLI."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+    def _answer(self, status: int) -> None:
+        self.send_response(status)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self._answer(200 if json.loads(body) == {"password": "pw-stored"} else 401)
+
+    def do_GET(self) -> None:
+        if self.path == "/items":
+            self._answer(200 if self.headers.get("X-Api-Key") == "k-42" else 403)
+        else:
+            self._answer(418)
+
+
+async def test_the_cli_records_through_serve_with_stored_secret_credential_and_quarantine(
+    migrated_db: str, tmp_path: Path
+) -> None:
+    """run-suite, secrets set, quarantine add and run-suite NAME, all with RUNNER_STORE=supabase."""
+    api = ThreadingHTTPServer(("127.0.0.1", 0), _Shop)
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    host, port = api.server_address[:2]
+    suite = tmp_path / "shopper.yaml"
+    suite.write_text(SUITE.replace("http://api.test", f"http://{host!s}:{port}"), "utf-8")
+    try:
+        with serving(migrated_db) as handle:
+            world = await make_world("supabase", handle, tmp_path / "spill")
+            async with open_store(world.user_settings(tmp_path / "data")) as store:
+                await store.save_credential("shop", "api_key", {"key": "k-42"})
+            env = {
+                "RUNNER_STORE": "supabase",
+                "SUPABASE_URL": handle.url,
+                "SUPABASE_KEY": handle.anon_key,
+                "RUNNER_SUPABASE_EMAIL": world.email,
+                "RUNNER_SUPABASE_PASSWORD": PASSWORD,
+                "RUNNER_ORGANIZATION": "acme",
+                "RUNNER_SECRET_KEY": world.key,
+            }
+            first = _cli(
+                tmp_path, {**env, "SHOPPER_PASSWORD": "pw-stored"}, "run-suite", "shopper.yaml"
+            )
+            assert first.returncode == 1, first.stdout + first.stderr
+            stored = _cli(
+                tmp_path,
+                env,
+                "secrets", "set", "password", "--project", "shopper", "--env", "staging",
+                stdin="pw-stored\n",
+            )  # fmt: skip
+            assert stored.returncode == 0, stored.stderr
+            added = _cli(tmp_path, env, "quarantine", "add", "shopper", "cart", "--reason", "BUG-7")
+            assert added.stdout == "quarantined shopper/cart: BUG-7\n", added.stderr
+            second = _cli(tmp_path, env, "run-suite", "shopper.yaml")
+            by_name = _cli(tmp_path, env, "run-suite", "shopper")
+    finally:
+        api.shutdown()
+        api.server_close()
+    for proc in (second, by_name):
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        out = proc.stdout.splitlines()
+        assert out[-2:] == ["quarantined (not failing the run):", "  FAILED cart — BUG-7"]
