@@ -82,8 +82,8 @@ async def run_suite(
     plan = build_plan(loaded, tags=tags, tests=tests)
     environ_map = os.environ if environ is None else environ
     stored: dict[str, str] = {}
-    if store is not None and not isinstance(store, NullStore):
-        from runner.store.vault import stored_secrets_for_run  # only a database store pays for it
+    if store is not None:
+        from runner.store.run_inputs import stored_secrets_for_run
 
         stored = await stored_secrets_for_run(store, loaded, env, environ_map)
     environment = resolve_environment(
@@ -94,12 +94,11 @@ async def run_suite(
         base_url=base_url,
         stored=stored,
     )
-    if store is not None and getattr(store, "identity", None) is not None:
-        from runner.store.credentials import credentials_for_run, template_values
+    found = {}
+    if store is not None and store.user is not None:
+        from runner.store.run_inputs import credentials_for_run, template_values
 
         found = await credentials_for_run(store, loaded.suite)
-    else:
-        found = {}
     if found:
         environment = dataclasses.replace(
             environment,

@@ -34,6 +34,18 @@ class ConfigError(RunnerError):
     exit_code = EXIT_USAGE
 
 
+class CapabilityError(ConfigError):
+    """The store in use cannot do what was asked; one line naming the store and the task.
+
+    ``the supabase store cannot rotate the secret key: use a database URL``.
+    """
+
+    def __init__(self, store: str, capability: str, hint: str = "") -> None:
+        self.store = store
+        self.capability = capability
+        super().__init__(f"the {store} store cannot {capability}" + (f": {hint}" if hint else ""))
+
+
 class SuiteError(RunnerError):
     """A suite file is malformed or inconsistent; names file, line and key."""
 

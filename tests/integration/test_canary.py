@@ -13,11 +13,10 @@ import pytest
 from psycopg import sql
 
 from runner.api import run_suite
-from runner.db.connect import Target, connect
+from runner.db.connect import Target
 from runner.reporting.files import write_json, write_junit
 from runner.secrets.crypto import SecretBox, SecretKeyError, generate_key, sealed_in
 from runner.settings import Settings
-from runner.store import vault
 from runner.store.postgres import PostgresStore
 from runner.suite.load import load_suite_text
 
@@ -123,12 +122,8 @@ async def test_canary_secrets_never_stored_logged_or_reported(
     statuses = {r.key: r.status.value for r in result.results}
     assert statuses == {"login": "passed", "me": "failed"}, [r.message for r in result.results]
     if box is not None:
-        conn = await connect(Target(migrated_db, embedded=True))
-        try:
-            env_id = await vault.find_environment(conn, "local", "canary", "test")
-            await vault.set_environment_secret(conn, env_id, "password", CANARY_SECRET, box)
-        finally:
-            await conn.close()
+        async with PostgresStore(Target(migrated_db, embedded=True), cipher=box) as keeper:
+            await keeper.set_environment_secret("canary", "test", "password", CANARY_SECRET)
     write_junit(result, tmp_path / "junit.xml")
     write_json(result, tmp_path / "run.json")
 
@@ -190,12 +185,8 @@ async def test_a_secret_stored_in_the_database_is_used_by_a_run(
 
     first = await run({"CANARY_PASSWORD": CANARY_SECRET})  # stores the environment
     assert first.results[0].status.value == "passed"
-    conn = await connect(target)
-    try:
-        env_id = await vault.find_environment(conn, "local", "canary", "test")
-        await vault.set_environment_secret(conn, env_id, "password", CANARY_SECRET, box)
-    finally:
-        await conn.close()
+    async with PostgresStore(target, cipher=box) as keeper:
+        await keeper.set_environment_secret("canary", "test", "password", CANARY_SECRET)
     second = await run({})
     assert second.results[0].status.value == "passed"
     other = SecretBox.from_base64(generate_key())

@@ -12,10 +12,11 @@ from typing import Any
 import psycopg
 import pytest
 
-import runner.cli.main as cli
+from runner.cli import main as cli_main
 from runner.db.connect import Target, connect
 from runner.secrets.crypto import SecretBox, SecretKeyError, generate_key, sealed_in
 from runner.store import vault
+from runner.store.postgres import PostgresStore
 
 pytestmark = pytest.mark.db
 
@@ -55,10 +56,11 @@ def _world(url: str) -> dict[str, Any]:
 
 async def _plant(url: str, world: dict[str, Any], box: SecretBox) -> None:
     """One ciphertext of every kind: env secret, credential, sealed token and capture."""
+    async with PostgresStore(Target(url, embedded=True), cipher=box) as store:
+        await store.set_environment_secret("shop", "staging", "API_PASSWORD", "pw-1234")
+        await store.set_environment_secret("shop", "staging", "API_KEY", "key-5678")
     conn = await connect(Target(url, embedded=True))
     try:
-        await vault.set_environment_secret(conn, world["env"], "API_PASSWORD", "pw-1234", box)
-        await vault.set_environment_secret(conn, world["env"], "API_KEY", "key-5678", box)
         async with conn.transaction():
             await conn.execute(
                 "insert into api_credentials (user_id, name, kind, encrypted_secret, key_id) "
@@ -147,11 +149,8 @@ async def test_environment_secret_is_stored_as_ciphertext_only(migrated_db: str)
         ).fetchone()
     assert row is not None
     assert row[0] is None and b"pw-1234" not in bytes(row[1]) and row[2] == box.key_id
-    conn2 = await connect(Target(migrated_db, embedded=True))
-    try:
-        secrets = await vault.read_environment_secrets(conn2, world["env"], box)
-    finally:
-        await conn2.close()
+    async with PostgresStore(Target(migrated_db, embedded=True), cipher=box) as store:
+        secrets = await store.environment_secrets("shop", "staging")
     assert secrets == {"API_KEY": "key-5678", "API_PASSWORD": "pw-1234"}
 
 
@@ -215,12 +214,12 @@ def test_cli_set_and_rotate(
     _env(monkeypatch, tmp_path, migrated_db, old_key)
     monkeypatch.setattr("sys.stdin", io.StringIO("s3cr3t-value\n"))
     argv = ["secrets", "set", "DB_PASSWORD", "--project", "shop", "--env", "staging"]
-    assert cli.main(argv) == 0
+    assert cli_main(argv) == 0
     assert "stored secret DB_PASSWORD" in capsys.readouterr().out
 
     _env(monkeypatch, tmp_path, migrated_db, new_key)
     monkeypatch.setenv("RUNNER_SECRET_KEY_OLD", old_key)
-    assert cli.main(["secrets", "rotate"]) == 0
+    assert cli_main(["secrets", "rotate"]) == 0
     assert "re-encrypted 1 values" in capsys.readouterr().out
     with psycopg.connect(migrated_db) as conn:
         blob, key_id = conn.execute(
@@ -240,7 +239,7 @@ def test_cli_without_a_key_says_how_to_make_one(
     """`secrets set` with no RUNNER_SECRET_KEY exits 2 naming `secrets keygen`."""
     _env(monkeypatch, tmp_path, migrated_db, None)
     monkeypatch.setattr("sys.stdin", io.StringIO("x\n"))
-    assert cli.main(["secrets", "set", "X", "--project", "shop", "--env", "staging"]) == 2
+    assert cli_main(["secrets", "set", "X", "--project", "shop", "--env", "staging"]) == 2
     assert "python -m runner secrets keygen" in capsys.readouterr().err
 
 
@@ -256,7 +255,7 @@ def test_cli_rotate_with_a_wrong_old_key_exits_2(
     asyncio.run(_plant(migrated_db, world, SecretBox.from_base64(key)))
     before = _snapshot(migrated_db)
     _env(monkeypatch, tmp_path, migrated_db, generate_key())
-    assert cli.main(["secrets", "rotate", "--old-key", generate_key()]) == 2
+    assert cli_main(["secrets", "rotate", "--old-key", generate_key()]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "nothing was changed" in err
     assert _snapshot(migrated_db) == before
@@ -264,7 +263,7 @@ def test_cli_rotate_with_a_wrong_old_key_exits_2(
 
 def test_cli_keygen_prints_a_usable_key(capsys: pytest.CaptureFixture[str]) -> None:
     """`secrets keygen` prints a base64 key that SecretBox accepts, and its key id."""
-    assert cli.main(["secrets", "keygen"]) == 0
+    assert cli_main(["secrets", "keygen"]) == 0
     out = capsys.readouterr()
     box = SecretBox.from_base64(out.out.strip())
     assert box.key_id in out.err

@@ -21,7 +21,6 @@ from runner.db.connect import Target
 from runner.models import RunStatus, Status
 from runner.plan.graph import build_plan
 from runner.settings import Settings
-from runner.store.catalog import load_suite_by_name
 from runner.store.postgres import PostgresStore
 from runner.store.supabase import SupabaseStore
 from runner.suite.load import load_suite, load_suite_text
@@ -255,8 +254,8 @@ async def test_stored_suite_runs_by_name(
 ) -> None:
     """After one run from the file, the suite can be rebuilt from the tables by name."""
     await run_shop(recorder)
-    settings = Settings(_env_file=None, RUNNER_DATABASE_URL=migrated_db)  # type: ignore[call-arg]
-    loaded = await load_suite_by_name(settings, load_suite(SHOP).suite.name)
+    async with recorder() as store:
+        loaded = await store.load_suite(load_suite(SHOP).suite.name)
     original = load_suite(SHOP)
     assert [t.id for t in loaded.suite.tests] == [t.id for t in original.suite.tests]
     result, _ = await run_shop(recorder, suite=loaded)

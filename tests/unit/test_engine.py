@@ -16,14 +16,14 @@ from runner.execute.http.send import backoff_delay
 from runner.models import ErrorCategory, RetryPolicy, RunResult, RunStatus, Status, TestResult
 from runner.plan.graph import Plan, build_plan
 from runner.secrets.redact import REDACTED
-from runner.store.base import RunInfo
+from runner.store.base import NullStore, RunInfo
 from runner.suite.environment import resolve_environment
 from runner.suite.load import load_suite_text
 
 Handler = Callable[[httpx.Request], httpx.Response | Awaitable[httpx.Response]]
 
 
-class RecordingStore:
+class RecordingStore(NullStore):
     """A Store that keeps every call in memory, in order."""
 
     def __init__(self) -> None:

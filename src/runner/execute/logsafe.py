@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from runner.secrets.redact import Redactor
-from runner.store.base import Store, quarantined_tests
+from runner.store.base import Store
 
 WATCHED_LOGGERS = ("httpx", "httpcore", "runner", "runner.store", "runner.execute.processes")
 """Logger filters see only records of their own logger, so each one is named."""
@@ -55,8 +55,8 @@ def redacting_logs(secrets: Iterable[Any] = ()) -> Iterator[SecretLogFilter]:
 class _LearningStore:
     """Forwards to a store, teaching the filter each token and secret capture first.
 
-    Only ``context_changed`` is wrapped; the other methods are the store's own bound
-    methods, so the hot path pays nothing extra for them.
+    Only ``context_changed`` is wrapped; the other methods (the hot path's and every
+    capability) are the store's own bound methods, so they cost nothing extra.
     """
 
     def __init__(self, store: Store, log_filter: SecretLogFilter) -> None:
@@ -66,11 +66,37 @@ class _LearningStore:
         self.test_started = store.test_started
         self.record_result = store.record_result
         self.finish_run = store.finish_run
+        self.environment_secrets = store.environment_secrets
+        self.set_environment_secret = store.set_environment_secret
+        self.rotate_secret_key = store.rotate_secret_key
+        self.load_credentials = store.load_credentials
+        self.save_credential = store.save_credential
+        self.delete_credential = store.delete_credential
+        self.run_analysis = store.run_analysis
+        self.list_quarantines = store.list_quarantines
+        self.add_quarantine = store.add_quarantine
+        self.remove_quarantine = store.remove_quarantine
+        self.load_suite = store.load_suite
+
+    @property
+    def name(self) -> str:
+        """The wrapped store's kind."""
+        return self._store.name
+
+    @property
+    def run_id(self) -> str | None:
+        """The wrapped store's run."""
+        return self._store.run_id
 
     @property
     def quarantined(self) -> frozenset[str]:
-        """The wrapped store's quarantined tests (see ``store.base.quarantined_tests``)."""
-        return quarantined_tests(self._store)
+        """The wrapped store's quarantined tests."""
+        return self._store.quarantined
+
+    @property
+    def user(self) -> str | None:
+        """Who the wrapped store acts as."""
+        return self._store.user
 
     async def context_changed(
         self,

@@ -32,6 +32,7 @@ from runner.models import RunResult, RunStatus, Status
 from runner.reporting.html.analysis import AnalysisView
 from runner.secrets.redact import Redactor
 from runner.settings import Settings
+from runner.store.base import Store
 
 log = logging.getLogger("runner.reporting.webhooks")
 
@@ -232,7 +233,7 @@ async def notify_run(
     run: RunResult,
     *,
     settings: Settings,
-    store: Any = None,
+    store: Store | None = None,
     analysis: AnalysisView | None = None,
     client: httpx.AsyncClient | None = None,
     sleep: Sleep = asyncio.sleep,
@@ -240,7 +241,7 @@ async def notify_run(
     """Send the run's notifications; never raises. Returns what happened to each POST.
 
     ``analysis`` defaults to the analytics of the run read through ``store`` (a
-    ``PostgresStore`` that recorded it); without one only ``run_failed`` can fire.
+    store that recorded it, either kind); without one only ``run_failed`` can fire.
     """
     urls = settings.webhook_urls
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
@@ -255,7 +256,7 @@ async def notify_run(
 async def _notify(
     run: RunResult,
     settings: Settings,
-    store: Any,
+    store: Store | None,
     analysis: AnalysisView | None,
     client: httpx.AsyncClient | None,
     sleep: Sleep,
@@ -344,17 +345,10 @@ class _client:
             await self._own.aclose()
 
 
-async def _analysis_of(run: RunResult, store: Any) -> AnalysisView:
-    """The run's analytics through the store's connection, if it recorded the run."""
-    from runner.errors import DatabaseError
-    from runner.store.postgres import PostgresStore
+async def _analysis_of(run: RunResult, store: Store | None) -> AnalysisView:
+    """The run's analytics read through the store that recorded it (either store)."""
+    from runner.reporting.analytics import analysis_for_store
+    from runner.reporting.html.analysis import adapt
 
-    if run.run_id is None or not isinstance(store, PostgresStore):
-        return AnalysisView.unavailable()
-    try:
-        conn = store.conn
-    except DatabaseError:  # already closed: nothing to read the analytics with
-        return AnalysisView.unavailable()
-    from runner.reporting.html.stored import analysis_of_run
-
-    return await analysis_of_run(conn, run.run_id, store.identity, run.environment)
+    found = await analysis_for_store(store, run.run_id)
+    return AnalysisView.unavailable() if found is None else adapt(found, run.environment)

@@ -1,52 +1,39 @@
-"""Suites already stored in the configuration tables, run by name."""
+"""Suites already stored in the configuration tables, run by name.
+
+A store reads them with ``public.stored_suite`` (``Store.load_suite``); this turns
+that answer back into a suite, refusing a name that is unknown or ambiguous.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from runner.db.sqlfiles import query
 from runner.errors import ConfigError
 from runner.models import Suite
-from runner.settings import Settings
 from runner.suite.load import LoadedSuite, loaded_from_suite
 
 
-async def load_suite_by_name(settings: Settings, name: str) -> LoadedSuite:
-    """Rebuild the suite stored under ``name`` (or its slug) from the database."""
-    from runner.db.connect import connect, resolve_target
-    from runner.db.identity import Identity, apply_identity
-    from runner.db.migrate import migrate
-    from runner.store.sync import slugify
-
-    target = resolve_target(settings)
-    await migrate(target)
-    conn = await connect(target)
-    try:
-        async with conn.transaction():
-            await apply_identity(conn, Identity.service())
-            project = slugify(settings.project) if settings.project else None
-            cur = await conn.execute(
-                query("load_suite_by_name"), {"name": name, "project": project}
-            )
-            found = await cur.fetchall()
-            if not found:
-                raise ConfigError(
-                    f"no suite file or stored suite named {name!r} "
-                    "(run a suite file once to store it)"
-                )
-            if len({(r[5], r[4]) for r in found}) > 1:
-                where = ", ".join(sorted(f"{r[5]}/{r[4]}" for r in found))
-                raise ConfigError(
-                    f"suite name {name!r} is stored in several projects ({where}); "
-                    "set RUNNER_PROJECT to choose one"
-                )
-            suite_id, suite_name, settings_json, source_path, *_ = found[0]
-            cur = await conn.execute(query("suite_cases"), {"suite_id": suite_id})
-            tests = [r[0] for r in await cur.fetchall()]
-    finally:
-        await conn.close()
-    data: dict[str, Any] = {**settings_json, "name": suite_name, "tests": tests}
+def suite_from_stored(name: str, found: dict[str, Any]) -> LoadedSuite:
+    """The suite ``public.stored_suite(name, project)`` returned, rebuilt and validated."""
+    matches = found.get("matches") or []
+    stored = found.get("suite")
+    if not matches or not isinstance(stored, dict):
+        raise ConfigError(
+            f"no suite file or stored suite named {name!r} (run a suite file once to store it)"
+        )
+    if len({(m["organization"], m["project"]) for m in matches}) > 1:
+        where = ", ".join(sorted(f"{m['organization']}/{m['project']}" for m in matches))
+        raise ConfigError(
+            f"suite name {name!r} is stored in several projects ({where}); "
+            "set RUNNER_PROJECT to choose one"
+        )
+    source_path = stored.get("source_path")
+    data: dict[str, Any] = {
+        **(stored.get("settings") or {}),
+        "name": stored["name"],
+        "tests": found.get("tests") or [],
+    }
     suite = Suite.model_validate(data).model_copy(update={"source_path": source_path})
     base = Path(source_path).parent if source_path else None
     return loaded_from_suite(suite, base_dir=base)

@@ -13,37 +13,30 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from runner.db.connect import Target, connect, describe
 from runner.db.identity import Identity, apply_identity
+from runner.db.sqlfiles import query
 from runner.errors import DatabaseError
 from runner.models import RunStatus
 from runner.secrets.crypto import SecretBox
 from runner.store.base import RunInfo
 from runner.store.calls import batch_calls
+from runner.store.capabilities import StoredCapabilities
+from runner.store.pgcall import call_function, call_statement
 from runner.store.queued import QueuedStore
+from runner.store.records import RotationReport
+from runner.store.sealing import USER_HINT
 from runner.store.sync import StartedRun, run_request
 from runner.store.writer import BatchWriter, Op
 
-JSON_ARGUMENTS = frozenset({"p_data", "p_vars", "p_results", "p_request"})
-"""Arguments of our run functions that are jsonb (the others are text, uuid or text[])."""
 
+class PostgresStore(StoredCapabilities, QueuedStore):
+    """The direct-Postgres ``Store``: every capability, key rotation included."""
 
-def call_statement(function: str, args: dict[str, Any]) -> tuple[sql.Composed, list[Any]]:
-    """``select public.<function>(p_a => %s, ...)`` with named arguments, as RPC calls it."""
-    names = list(args)
-    statement = sql.SQL("select public.{}({})").format(
-        sql.Identifier(function),
-        sql.SQL(", ").join(sql.SQL("{} => %s").format(sql.Identifier(n)) for n in names),
-    )
-    values = [Jsonb(args[n]) if n in JSON_ARGUMENTS else args[n] for n in names]
-    return statement, values
-
-
-class PostgresStore(QueuedStore):
-    """The direct-Postgres ``Store``."""
+    name = "postgres"
+    user_hint = USER_HINT
 
     def __init__(
         self,
@@ -89,6 +82,25 @@ class PostgresStore(QueuedStore):
             raise DatabaseError("the store is not open")
         return self._conn
 
+    @property
+    def user(self) -> str | None:
+        """The signed-in user the store acts as (``RUNNER_DATABASE_ROLE=authenticated``)."""
+        if self.identity.role != "authenticated" or not self.identity.claims.get("sub"):
+            return None
+        return str(self.identity.claims.get("email") or self.identity.claims["sub"])
+
+    async def _call(
+        self, function: str, args: dict[str, Any], doing: str, refused: str = ""
+    ) -> Any:
+        """``select public.<function>(...)`` as the store's identity, in its own transaction."""
+        return await call_function(self.conn, self.identity, function, args, doing, refused)
+
+    async def rotate_secret_key(self, old: SecretBox, new: SecretBox) -> RotationReport:
+        """Re-encrypt every ciphertext from ``old`` to ``new`` in one transaction."""
+        from runner.store.vault import rotate_secrets
+
+        return await rotate_secrets(self.conn, old, new)
+
     async def start_run(self, info: RunInfo) -> str | None:
         """Sync the suite and create the run and its context: ``public.start_suite_run``.
 
@@ -98,9 +110,7 @@ class PostgresStore(QueuedStore):
         try:
             async with self.conn.transaction():
                 await apply_identity(self.conn, self.identity)
-                cur = await self.conn.execute(
-                    "select public.start_suite_run(%s)", (Jsonb(request),)
-                )
+                cur = await self.conn.execute(query("start_suite_run"), (Jsonb(request),))
                 row = await cur.fetchone()
                 assert row is not None
         except psycopg.Error as exc:
@@ -140,10 +150,8 @@ class PostgresStore(QueuedStore):
             async with self.conn.transaction():
                 await apply_identity(self.conn, self.identity)
                 # every batch refreshed its metrics groups: finishing need not (0022)
-                await self.conn.execute("select set_config('runner.metrics_current', 'on', true)")
-                await self.conn.execute(
-                    "select public.finish_run(%s, %s)", (self.run_id, status.value)
-                )
+                await self.conn.execute(query("metrics_current"))
+                await self.conn.execute(query("finish_run"), (self.run_id, status.value))
         except psycopg.Error as exc:
             raise DatabaseError(f"cannot finish run {self.run_id}: {describe(exc)}") from None
 

@@ -14,12 +14,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runner.errors import ConfigError, DatabaseError
+from runner.errors import CapabilityError, ConfigError, DatabaseError
 from runner.models import RunStatus
 from runner.secrets.crypto import SecretBox
 from runner.store.base import RunInfo
 from runner.store.calls import batch_calls
+from runner.store.capabilities import StoredCapabilities
 from runner.store.queued import QueuedStore
+from runner.store.records import RotationReport
 from runner.store.supabase_client import describe, open_client
 from runner.store.sync import StartedRun, run_request
 from runner.store.writer import BatchWriter, Op
@@ -28,8 +30,11 @@ if TYPE_CHECKING:
     from supabase import AsyncClient
 
 
-class SupabaseStore(QueuedStore):
-    """The REST/RPC ``Store``."""
+class SupabaseStore(StoredCapabilities, QueuedStore):
+    """The REST/RPC ``Store``: every capability but key rotation, which needs a database URL."""
+
+    name = "supabase"
+    user_hint = "RUNNER_SUPABASE_EMAIL and RUNNER_SUPABASE_PASSWORD"
 
     def __init__(
         self,
@@ -89,9 +94,31 @@ class SupabaseStore(QueuedStore):
             raise DatabaseError("the store is not open")
         return self._client
 
+    @property
+    def user(self) -> str | None:
+        """The user signed in with ``RUNNER_SUPABASE_EMAIL`` (None with the service key)."""
+        return self.email
+
     async def _rpc(self, function: str, args: dict[str, Any]) -> Any:
         response = await self.client.rpc(function, args).execute()
         return response.data
+
+    async def _call(
+        self, function: str, args: dict[str, Any], doing: str, refused: str = ""
+    ) -> Any:
+        """``public.<function>`` by RPC (a null answer may come back as ``[]``)."""
+        try:
+            data = await self._rpc(function, args)
+        except Exception as exc:
+            hint = refused if getattr(exc, "code", None) == "42501" else ""
+            raise DatabaseError(f"cannot {doing}: {describe(exc)}{hint}") from None
+        return data
+
+    async def rotate_secret_key(self, old: SecretBox, new: SecretBox) -> RotationReport:
+        """Refused: rotation rewrites every ciphertext in one transaction."""
+        raise CapabilityError(
+            self.name, "rotate the secret key", "use a database URL (RUNNER_DATABASE_URL)"
+        )
 
     async def start_run(self, info: RunInfo) -> str | None:
         """Sync the suite and create the run and its context: one RPC call."""

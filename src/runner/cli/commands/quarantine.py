@@ -1,14 +1,18 @@
 """``python -m runner quarantine add|remove|list``: tests whose failures do not fail the run.
 
-Acts as the configured identity (service role, or ``RUNNER_USER_ID`` with
-``RUNNER_DATABASE_ROLE=authenticated``, which needs the editor role to change a
+Goes through the configured store (``RUNNER_STORE``: a database URL, or Supabase by
+RPC) as its identity (service role, or a user, who needs the editor role to change a
 quarantine). ``RUNNER_PROJECT`` picks the project when a suite name is ambiguous.
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runner.store.base import Store
 
 
 def register(sub: Any) -> None:
@@ -38,13 +42,8 @@ def register(sub: Any) -> None:
 
 
 async def _add(args: argparse.Namespace) -> int:
-    from runner.reporting.analytics.quarantine import add_quarantine, find_case
-
-    async def act(conn: Any, project: str | None) -> bool:
-        case_id = await find_case(conn, args.suite, args.test, project)
-        return await add_quarantine(conn, case_id, args.reason)
-
-    created = await _in_transaction(act, "quarantine a test")
+    async with _store() as store:
+        created = await store.add_quarantine(args.suite, args.test, args.reason)
     verb = "quarantined" if created else "updated the quarantine of"
     print(f"{verb} {args.suite}/{args.test}: {args.reason}")
     return 0
@@ -52,25 +51,18 @@ async def _add(args: argparse.Namespace) -> int:
 
 async def _remove(args: argparse.Namespace) -> int:
     from runner.errors import ConfigError
-    from runner.reporting.analytics.quarantine import find_case, remove_quarantine
 
-    async def act(conn: Any, project: str | None) -> bool:
-        case_id = await find_case(conn, args.suite, args.test, project)
-        return await remove_quarantine(conn, case_id)
-
-    if not await _in_transaction(act, "lift a quarantine"):
+    async with _store() as store:
+        lifted = await store.remove_quarantine(args.suite, args.test)
+    if not lifted:
         raise ConfigError(f"{args.suite}/{args.test} is not quarantined")
     print(f"lifted the quarantine of {args.suite}/{args.test}")
     return 0
 
 
 async def _list(args: argparse.Namespace) -> int:
-    from runner.reporting.analytics.quarantine import list_quarantines
-
-    async def act(conn: Any, project: str | None) -> Any:
-        return await list_quarantines(conn, args.suite, project)
-
-    found = await _in_transaction(act, "list quarantined tests")
+    async with _store() as store:
+        found = await store.list_quarantines(args.suite)
     if not found:
         print("no quarantined tests")
         return 0
@@ -81,34 +73,14 @@ async def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _in_transaction(act: Any, doing: str) -> Any:
-    """Run ``act(conn, project slug)`` in one transaction as the configured identity."""
-    import psycopg
-
-    from runner.db.connect import connect, describe, resolve_target
-    from runner.db.identity import apply_identity, identity_from_settings
-    from runner.db.migrate import migrate
-    from runner.errors import ConfigError, DatabaseError
+def _store() -> AbstractAsyncContextManager[Store]:
+    """The configured store (either kind), acting as the configured identity."""
+    from runner.errors import ConfigError
     from runner.settings import Settings
-    from runner.store.sync import slugify
+    from runner.store.factory import open_store
 
     try:
         settings = Settings()
     except Exception as exc:
         raise ConfigError(f"invalid settings: {exc}") from None
-    identity = identity_from_settings(settings)
-    project = slugify(settings.project) if settings.project else None
-    target = resolve_target(settings)
-    await migrate(target)
-    conn = await connect(target)
-    try:
-        async with conn.transaction():
-            await apply_identity(conn, identity)
-            return await act(conn, project)
-    except psycopg.Error as exc:
-        hint = ""
-        if exc.sqlstate == "42501":
-            hint = " (changing a quarantine needs the editor role or above)"
-        raise DatabaseError(f"cannot {doing}: {describe(exc)}{hint}") from None
-    finally:
-        await conn.close()
+    return open_store(settings)

@@ -81,9 +81,11 @@ def _is_name(text: str) -> bool:
 
 async def _load(settings: Settings, target: str) -> LoadedSuite:
     if _is_name(target):
-        from runner.store.catalog import load_suite_by_name
+        # a stored suite is read from the configured store, even for --no-store
+        from runner.store.factory import open_store
 
-        return await load_suite_by_name(settings, target)
+        async with open_store(settings) as store:
+            return await store.load_suite(target)
     from runner.suite.load import load_suite
 
     return load_suite(target)
@@ -238,7 +240,7 @@ class _Run:
         if event.kind == "run_started":
             # the seed reproduces uuid()/random_*() values and retry jitter
             print(f"running {self.loaded.suite.name} (seed {self.seed})", flush=True)
-            run_id = getattr(store, "run_id", None)
+            run_id = store.run_id
             if self.watching is not None and run_id:
                 self.watcher.append(asyncio.create_task(_watch(self.watching, run_id)))
         if self.watching is None:

@@ -53,33 +53,24 @@ def _settings() -> Any:
 
 
 async def _set(args: argparse.Namespace) -> int:
-    from runner.db import connect as database
     from runner.errors import ConfigError
     from runner.secrets.crypto import require_box
-    from runner.store import vault
+    from runner.store.factory import open_store
 
     settings = _settings()
     box = require_box(settings, "storing a secret")
     value = sys.stdin.read().rstrip("\r\n")
     if not value:
         raise ConfigError("no secret value on stdin")
-    target = database.resolve_target(settings)
-    conn = await database.connect(target)
-    try:
-        env_id = await vault.find_environment(
-            conn, settings.organization, args.project, args.environment
-        )
-        await vault.set_environment_secret(conn, env_id, args.name, value, box)
-    finally:
-        await conn.close()
+    async with open_store(settings) as store:
+        await store.set_environment_secret(args.project, args.environment, args.name, value)
     print(f"stored secret {args.name} of {args.project}/{args.environment} (key {box.key_id})")
     return 0
 
 
 async def _rotate(args: argparse.Namespace) -> int:
-    from runner.db import connect as database
     from runner.secrets.crypto import SecretBox, SecretKeyError, require_box
-    from runner.store import vault
+    from runner.store.factory import open_store
 
     settings = _settings()
     new = require_box(settings, "rotating the key")
@@ -89,12 +80,8 @@ async def _rotate(args: argparse.Namespace) -> int:
     if not old_text:
         raise SecretKeyError("secrets rotate needs the old key: --old-key or RUNNER_SECRET_KEY_OLD")
     old = SecretBox.from_base64(old_text, name="the old key")
-    target = database.resolve_target(settings)
-    conn = await database.connect(target)
-    try:
-        report = await vault.rotate_secrets(conn, old, new)
-    finally:
-        await conn.close()
+    async with open_store(settings) as store:
+        report = await store.rotate_secret_key(old, new)
     print(
         f"re-encrypted {report.total} values from key {old.key_id} to {new.key_id}: "
         f"{report.environment_variables} environment secrets, {report.api_credentials} "
