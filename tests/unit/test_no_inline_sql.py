@@ -39,15 +39,6 @@ SQL_PATTERN = re.compile(
 EXECUTORS = {"execute", "executemany", "fetch", "fetchrow", "fetchval", "copy", "stream"}
 """Methods whose first argument is a statement: any literal there is inline SQL."""
 
-TEMPORARY_ALLOW = {
-    # Issue #13, temporary: owned by the other helpers, who move this SQL to sql/queries/.
-    # Each line goes when its file is fixed; the set must end empty.
-    "store/credentials.py",  # owner: the Store helper (item 2)
-    "store/postgres.py",  # owner: the Store helper (item 2)
-    "store/vault.py",  # owner: the Store helper (item 2)
-}
-"""Files (relative to src/runner) still to be fixed by their owners. To be emptied."""
-
 
 def _docstrings(tree: ast.AST) -> set[int]:
     """ids of the string constants that are docstrings (and attribute docstrings)."""
@@ -126,12 +117,7 @@ def _inline_sql(path: Path) -> Iterator[str]:
 def test_no_inline_sql_in_src() -> None:
     """No module of src/runner writes a SQL statement inline (sql.SQL identifier compositions
     aside); each belongs in sql/queries/ or sql/serve/, loaded by name."""
-    found = [
-        hit
-        for path in sorted(SRC.rglob("*.py"))
-        if str(path.relative_to(SRC)) not in TEMPORARY_ALLOW
-        for hit in _inline_sql(path)
-    ]
+    found = [hit for path in sorted(SRC.rglob("*.py")) for hit in _inline_sql(path)]
     assert not found, "inline SQL; move it to sql/queries/<name>.sql:\n" + "\n".join(found)
 
 
@@ -157,13 +143,3 @@ async def f(conn, name):
         module.unlink()
     lines = [int(hit.split(":")[1]) for hit in hits]
     assert lines == [4, 6, 7, 9], hits
-
-
-def test_temporary_allow_list_names_only_files_with_inline_sql() -> None:
-    """Each temporarily allowed file exists and still has inline SQL: fixed files leave the list."""
-    stale = [
-        name
-        for name in sorted(TEMPORARY_ALLOW)
-        if not (SRC / name).is_file() or not list(_inline_sql(SRC / name))
-    ]
-    assert not stale, f"remove from TEMPORARY_ALLOW (no inline SQL left): {stale}"
