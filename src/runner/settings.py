@@ -15,6 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 HttpClient = Literal["aiohttp", "httpcore"]
 """The transport under the runner's httpx client (``runner.execute.http.send.make_transport``)."""
 
+DEFAULT_MAX_SUITE_BYTES = 50 * 1024 * 1024
+"""Largest suite (or data) file read, unless ``RUNNER_MAX_SUITE_BYTES`` says otherwise."""
+
 
 class Settings(BaseSettings):
     """Runtime configuration. Environment variables win over ``.env``."""
@@ -69,6 +72,12 @@ class Settings(BaseSettings):
         default="aiohttp",
         validation_alias=AliasChoices("RUNNER_HTTP_CLIENT"),
         description="Transport under the runner's httpx client: aiohttp (faster) or httpcore.",
+    )
+    max_suite_bytes: int = Field(
+        default=DEFAULT_MAX_SUITE_BYTES,
+        ge=1,
+        validation_alias=AliasChoices("RUNNER_MAX_SUITE_BYTES"),
+        description="Largest suite file (or data file) run-suite reads, in bytes.",
     )
     body_limit: int = Field(
         default=8192,

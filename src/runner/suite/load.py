@@ -16,7 +16,9 @@ from pydantic import ValidationError
 
 from runner.errors import SuiteError
 from runner.models import Suite
+from runner.settings import DEFAULT_MAX_SUITE_BYTES
 from runner.suite.invalid import kind_of, validation_error
+from runner.suite.limits import FileTooLargeError, read_text_capped
 from runner.suite.parse import parse_json, parse_yaml
 from runner.suite.rows import read_rows
 from runner.suite.source import LoadedSuite, PathKey, SourceMap, format_key
@@ -32,11 +34,16 @@ __all__ = [
 ]
 
 
-def load_suite(path: str | Path) -> LoadedSuite:
-    """Read, validate and check a suite file (YAML, or JSON when it ends in ``.json``)."""
+def load_suite(path: str | Path, *, max_bytes: int = DEFAULT_MAX_SUITE_BYTES) -> LoadedSuite:
+    """Read, validate and check a suite file (YAML, or JSON when it ends in ``.json``).
+
+    A suite file or data file bigger than ``max_bytes`` is an error (``RUNNER_MAX_SUITE_BYTES``).
+    """
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
+        text = read_text_capped(Path(path), max_bytes)
+    except FileTooLargeError as exc:
+        raise SuiteError(str(exc), file=file) from None
     except FileNotFoundError:
         raise SuiteError("suite file not found", file=file) from None
     except IsADirectoryError:
@@ -45,18 +52,26 @@ def load_suite(path: str | Path) -> LoadedSuite:
         raise SuiteError(f"not UTF-8 text ({exc.reason})", file=file) from None
     except OSError as exc:
         raise SuiteError(f"cannot read the suite file: {exc.strerror}", file=file) from None
-    return load_suite_text(text, file=file, base_dir=Path(path).parent)
+    return _load_text(text, file, Path(path).parent, max_bytes)
 
 
-def load_suite_text(text: str, *, file: str, base_dir: Path | None = None) -> LoadedSuite:
+def load_suite_text(
+    text: str,
+    *,
+    file: str,
+    base_dir: Path | None = None,
+    max_bytes: int = DEFAULT_MAX_SUITE_BYTES,
+) -> LoadedSuite:
     """Like :func:`load_suite` for text already read (JSON when ``file`` ends in ``.json``).
 
     Data files are looked up under ``base_dir`` (the current directory if None).
     """
-    return _load_text(text, file, base_dir)
+    if len(text) > max_bytes:  # characters: at least as many bytes
+        raise SuiteError(str(FileTooLargeError(len(text), max_bytes)), file=file)
+    return _load_text(text, file, base_dir, max_bytes)
 
 
-def _load_text(text: str, file: str, base_dir: Path | None) -> LoadedSuite:
+def _load_text(text: str, file: str, base_dir: Path | None, max_bytes: int) -> LoadedSuite:
     lines: Mapping[PathKey, int]
     if file.lower().endswith(".json"):
         data, lines = parse_json(text, file)
@@ -81,21 +96,23 @@ def _load_text(text: str, file: str, base_dir: Path | None) -> LoadedSuite:
     except ValidationError as exc:
         raise validation_error(exc, data, source) from None
     suite = suite.model_copy(update={"source_path": file})
-    return _finish(suite, source, base_dir or Path())
+    return _finish(suite, source, base_dir or Path(), max_bytes)
 
 
-def loaded_from_suite(suite: Suite, base_dir: Path | None = None) -> LoadedSuite:
-    """Check a suite built in Python and load its data files.
+def loaded_from_suite(
+    suite: Suite, base_dir: Path | None = None, *, max_bytes: int = DEFAULT_MAX_SUITE_BYTES
+) -> LoadedSuite:
+    """Check a suite built in Python and load its data files (each up to ``max_bytes``).
 
     Data files are relative to ``base_dir``, else to ``suite.source_path``'s folder,
     else to the current directory.
     """
     if base_dir is None:
         base_dir = Path(suite.source_path).parent if suite.source_path else Path()
-    return _finish(suite, SourceMap(file=suite.source_path), base_dir)
+    return _finish(suite, SourceMap(file=suite.source_path), base_dir, max_bytes)
 
 
-def _finish(suite: Suite, source: SourceMap, base_dir: Path) -> LoadedSuite:
+def _finish(suite: Suite, source: SourceMap, base_dir: Path, max_bytes: int) -> LoadedSuite:
     _check_ids(suite, source)
     if suite.default_env is not None and suite.default_env not in suite.environments:
         known = ", ".join(sorted(suite.environments)) or "none are defined"
@@ -109,7 +126,7 @@ def _finish(suite: Suite, source: SourceMap, base_dir: Path) -> LoadedSuite:
             continue
         where: PathKey = ("tests", index, "data")
         if isinstance(test.data, str):
-            table = read_rows(base_dir / test.data, source, where)
+            table = read_rows(base_dir / test.data, source, where, max_bytes)
         else:
             table = tuple(dict(row) for row in test.data)
         if not table:

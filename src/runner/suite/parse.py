@@ -17,6 +17,14 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from runner.errors import SuiteError
+from runner.suite.limits import (
+    MAX_DEPTH,
+    alias_error,
+    depth_error,
+    json_line_too_deep,
+    node_budget,
+    within_depth,
+)
 from runner.suite.source import PathKey, format_key
 
 try:  # libyaml is several times faster on big suites; the pure-Python one is the fallback
@@ -55,12 +63,15 @@ def parse_yaml(text: str, file: str) -> tuple[Any, dict[PathKey, int]]:
         if root is None:
             return None, {}
         lines: dict[PathKey, int] = {(): root.start_mark.line + 1}
-        _map_lines(loader, root, (), lines, file, set())
+        # bounds depth and alias expansion, so constructing (and validating) is bounded too
+        _LineMapper(loader, file, node_budget(text), lines).walk(root, ())
         return loader.construct_document(root), lines
     except yaml.MarkedYAMLError as exc:
         raise _yaml_error(exc, file) from None
     except yaml.YAMLError as exc:  # unmarked: e.g. a character YAML forbids
         raise SuiteError(f"invalid YAML: {exc}", file=file) from None
+    except RecursionError:  # pragma: no cover - the pure-Python composer; libyaml stops at 1,000
+        raise depth_error(file, None) from None
     finally:
         loader.dispose()
 
@@ -100,6 +111,8 @@ def parse_json(text: str, file: str) -> tuple[Any, Mapping[PathKey, int]]:
         return None, {}
     try:
         data = json.loads(text, object_pairs_hook=_no_duplicates)
+    except RecursionError:  # the C scanner stops near the interpreter's recursion limit
+        raise depth_error(file, json_line_too_deep(text)) from None
     except (json.JSONDecodeError, _DuplicateKeyError) as exc:
         # a key written twice is reported with its line, as the YAML composer finds it
         try:
@@ -111,6 +124,8 @@ def parse_json(text: str, file: str) -> tuple[Any, Mapping[PathKey, int]]:
         if isinstance(exc, json.JSONDecodeError):
             raise SuiteError(f"invalid JSON: {exc.msg}", file=file, line=exc.lineno) from None
         raise SuiteError(f"duplicate key {exc.key!r}", file=file) from None
+    if not within_depth(data):
+        raise depth_error(file, json_line_too_deep(text))
     return data, _LazyLines(lambda: _json_lines(text, file))
 
 
@@ -143,33 +158,63 @@ def _yaml_error(exc: yaml.MarkedYAMLError, file: str) -> SuiteError:
     return SuiteError(f"invalid YAML: {what}", file=file, line=mark.line + 1 if mark else None)
 
 
-def _map_lines(
-    loader: _SuiteYamlLoader,
-    node: Node,
-    path: PathKey,
-    lines: dict[PathKey, int],
-    file: str,
-    active: set[int],
-) -> None:
-    """Record the line of every key under ``node``; reject keys written twice."""
-    if id(node) in active:  # an alias pointing into its own anchor
-        return
-    active.add(id(node))
-    if isinstance(node, MappingNode):
+class _LineMapper:
+    """Records the line of every key; rejects keys written twice, deep nesting, alias bombs.
+
+    Aliases are walked as if written out (their keys get lines under each path that
+    reaches them), so every node reached counts against ``budget``.
+    """
+
+    def __init__(
+        self, loader: _SuiteYamlLoader, file: str, budget: int, lines: dict[PathKey, int]
+    ) -> None:
+        self.loader = loader
+        self.file = file
+        self.budget = budget
+        self.left = budget
+        self.lines = lines
+        self.active: set[int] = set()
+
+    def walk(self, node: Node, path: PathKey) -> None:
+        """Map ``node`` (at ``path``) and everything under it."""
+        if id(node) in self.active:  # no JSON value contains itself
+            raise SuiteError(
+                "an alias refers to its own anchor (a value cannot contain itself)",
+                file=self.file,
+                line=self.lines.get(path, node.start_mark.line + 1),
+            )
+        self.left -= 1
+        if self.left < 0:
+            # anchors come before their aliases: the latest line on the path is where the
+            # expansion happens (a sequence item reached through an alias has its anchor's)
+            where = max(self.lines.get(path[:end], 0) for end in range(len(path) + 1))
+            raise alias_error(self.file, where or None, self.budget)
+        if isinstance(node, MappingNode | SequenceNode) and len(path) >= MAX_DEPTH:
+            raise depth_error(self.file, node.start_mark.line + 1)
+        self.active.add(id(node))
+        if isinstance(node, MappingNode):
+            self._mapping(node, path)
+        elif isinstance(node, SequenceNode):
+            for index, item in enumerate(node.value):
+                self.lines[(*path, index)] = item.start_mark.line + 1
+                self.walk(item, (*path, index))
+        self.active.discard(id(node))
+
+    def _mapping(self, node: MappingNode, path: PathKey) -> None:
         own: dict[str | int, int] = {}
         merged: list[Node] = []
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE_TAG:
                 merged.append(value_node)
                 continue
-            key = _key_of(loader, key_node)
+            key = _key_of(self.loader, key_node)
             if key is None:
                 continue
             line = key_node.start_mark.line + 1
             if key in own:
                 raise _DuplicateKeySuiteError(
                     f"duplicate key {key!r} (first written at line {own[key]})",
-                    file=file,
+                    file=self.file,
                     line=line,
                     key=format_key((*path, key)),
                 )
@@ -178,17 +223,12 @@ def _map_lines(
         for source in merged:
             targets = source.value if isinstance(source, SequenceNode) else [source]
             for target in targets:
-                _map_lines(loader, target, path, lines, file, active)
+                self.walk(target, path)
         for key_node, value_node in node.value:
-            key = None if key_node.tag == _MERGE_TAG else _key_of(loader, key_node)
+            key = None if key_node.tag == _MERGE_TAG else _key_of(self.loader, key_node)
             if key is not None:
-                lines[(*path, key)] = key_node.start_mark.line + 1
-                _map_lines(loader, value_node, (*path, key), lines, file, active)
-    elif isinstance(node, SequenceNode):
-        for index, item in enumerate(node.value):
-            lines[(*path, index)] = item.start_mark.line + 1
-            _map_lines(loader, item, (*path, index), lines, file, active)
-    active.discard(id(node))
+                self.lines[(*path, key)] = key_node.start_mark.line + 1
+                self.walk(value_node, (*path, key))
 
 
 def _key_of(loader: _SuiteYamlLoader, node: Node) -> str | int | None:

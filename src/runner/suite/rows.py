@@ -9,15 +9,26 @@ from pathlib import Path
 from typing import Any
 
 from runner.suite.invalid import kind_of
+from runner.suite.limits import (
+    MAX_DEPTH,
+    FileTooLargeError,
+    json_line_too_deep,
+    read_text_capped,
+    within_depth,
+)
 from runner.suite.source import PathKey, SourceMap
 
 
-def read_rows(fixture: Path, source: SourceMap, where: PathKey) -> tuple[dict[str, Any], ...]:
+def read_rows(
+    fixture: Path, source: SourceMap, where: PathKey, max_bytes: int
+) -> tuple[dict[str, Any], ...]:
     suffix = fixture.suffix.lower()
     if suffix not in (".csv", ".json"):
         raise source.error(f"data file {fixture} must end in .csv or .json", where)
     try:
-        text = fixture.read_text(encoding="utf-8-sig")
+        text = read_text_capped(fixture, max_bytes)
+    except FileTooLargeError as exc:
+        raise source.error(f"data file {fixture}: {exc}", where) from None
     except FileNotFoundError:
         raise source.error(f"data file {fixture} not found", where) from None
     except UnicodeDecodeError as exc:
@@ -63,6 +74,14 @@ def _json_rows(
         raise source.error(
             f"data file {fixture}:{exc.lineno}: invalid JSON: {exc.msg}", where
         ) from None
+    except RecursionError:
+        data = None  # reported below, with the line, like a merely deep file
+    if data is None or not within_depth(data):
+        line = json_line_too_deep(text)
+        if line is not None:
+            raise source.error(
+                f"data file {fixture}:{line}: nested deeper than {MAX_DEPTH} levels", where
+            )
     if not isinstance(data, list):
         raise source.error(f"data file {fixture} must be a JSON list of objects", where)
     for position, row in enumerate(data):

@@ -88,7 +88,7 @@ async def _load(settings: Settings, target: str) -> LoadedSuite:
             return await store.load_suite(target)
     from runner.suite.load import load_suite
 
-    return load_suite(target)
+    return load_suite(target, max_bytes=settings.max_suite_bytes)
 
 
 async def _run(args: argparse.Namespace) -> int:
@@ -189,6 +189,7 @@ class _Run:
         self.loaded: Any = None
         self.result: RunResult | None = None
         self.analysis: Any = None
+        _prepare_outputs(args)  # a report that cannot be written fails before any request
 
     async def execute(self) -> None:
         """Open the store and progress display, run, and read the run's analysis."""
@@ -274,6 +275,43 @@ async def _finish_watch(task: Any) -> None:
         task.cancel()
         message = str(exc) or type(exc).__name__
         print(f"warning: --watch stopped: {message}", file=sys.stderr)
+
+
+_OUTPUTS = ("junit", "json", "html", "markdown")
+
+
+def _prepare_outputs(args: argparse.Namespace) -> None:
+    """Create the report files' folders and check each file can be written.
+
+    A file that does not exist yet is created and removed again; an existing one is
+    opened for appending (its content is untouched until the run writes it).
+    """
+    from pathlib import Path
+
+    from runner.errors import ConfigError
+
+    for option in _OUTPUTS:
+        name = getattr(args, option)
+        if not name:
+            continue
+        path = Path(name)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise ConfigError(f"cannot write --{option} {name}: a parent is not a folder") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot write --{option} {name}: {exc.strerror}") from None
+        try:
+            if path.exists():
+                with path.open("ab"):
+                    pass
+            else:
+                with path.open("xb"):
+                    pass
+                path.unlink()
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise ConfigError(f"cannot write --{option} {name}: {reason}") from None
 
 
 def _write_reports(
