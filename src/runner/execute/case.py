@@ -33,6 +33,23 @@ from runner.suite.environment import ResolvedEnvironment
 from runner.templating.render import RenderedRequest, Renderer, TemplateError
 
 _EMPTY_ROW: Mapping[str, Any] = {}
+# bytes no header may carry: they would end the header (injection) or the request
+_HEADER_BREAKERS = frozenset(b"\r\n\x00")
+
+
+def checked(request: httpx.Request) -> httpx.Request:
+    """``request``, or ``RequestBuildError`` naming a header whose value has a CR, LF or NUL.
+
+    The transports refuse such a header while sending, each its own way (aiohttp with a
+    ValueError, which looked like a bug in the runner); this says which header it is.
+    """
+    for name, value in request.headers.raw:
+        if _HEADER_BREAKERS.intersection(value) or _HEADER_BREAKERS.intersection(name):
+            raise RequestBuildError(
+                f"header {name.decode('latin-1')!r} contains a line break or NUL character "
+                "(CR, LF or NUL are not allowed in header names or values)"
+            )
+    return request
 
 
 class CaseRunner:
@@ -129,7 +146,7 @@ class CaseRunner:
             prepared = checks.prepare(
                 spec.checks, lambda value, field: renderer.value(value, context, field)
             )
-            request = build(self.client, rendered, timeout)
+            request = checked(build(self.client, rendered, timeout))
         except TemplateError as exc:
             message = self.redactor.text(f"test {key}: {exc}")
             return self._result(
@@ -138,7 +155,7 @@ class CaseRunner:
         except RequestBuildError as exc:
             message = self.redactor.text(f"test {key}: request: {exc}")
             return self._result(
-                spec, key, row_index, Status.ERROR, ErrorCategory.TEMPLATE, message, started_at
+                spec, key, row_index, Status.ERROR, ErrorCategory.REQUEST, message, started_at
             )
 
         exchange = await send(
@@ -248,7 +265,7 @@ class CaseRunner:
             prepared = checks.prepare(
                 spec.checks, lambda value, field: self.renderer.value(value, context, field)
             )
-            request = build(self.client, rendered, seconds)
+            request = checked(build(self.client, rendered, seconds))
         except (TemplateError, RequestBuildError):
             return None  # rendered fine a moment ago; keep the failed exchange as the answer
         again = await send(

@@ -26,6 +26,8 @@ class ErrorCategory(StrEnum):
     CONNECTION = "connection"
     HTTP_5XX = "http_5xx"
     TEMPLATE = "template"
+    REQUEST = "request"
+    """The rendered request cannot be sent as is (a bad URL, a CR/LF in a header)."""
     CAPTURE = "capture"
     BLOCKED = "blocked"
     INTERRUPTED = "interrupted"

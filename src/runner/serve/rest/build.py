@@ -64,6 +64,17 @@ _TSQUERY = {
 }
 
 
+def output_label(name: str) -> sql.Composable:
+    """A client-chosen output key (``alias:col``, a JSON key) as a quoted identifier.
+
+    The only identifier that does not come from the catalog. Statements always run with
+    parameters, so psycopg reads every ``%`` in the text as a placeholder: a ``%`` in the
+    label is doubled (``select=a%25s:id`` is the key ``a%s``, not a placeholder).
+    """
+    quoted = '"' + name.replace('"', '""') + '"'
+    return sql.SQL(quoted.replace("%", "%%"))
+
+
 class Builder:
     """Builds one request's statements; ``params`` holds every value, by name."""
 
@@ -124,10 +135,10 @@ class Builder:
                 if item.cast:
                     expr = sql.SQL("({})::{}").format(expr, sql.SQL(item.cast))
                 label = item.alias or item.field.label
-                parts.append(sql.SQL("{} as {}").format(expr, sql.Identifier(label)))
+                parts.append(sql.SQL("{} as {}").format(expr, output_label(label)))
             else:
                 embed_expr = self.embed(table, alias, req, item, path)
-                parts.append(sql.SQL("{} as {}").format(embed_expr, sql.Identifier(item.label)))
+                parts.append(sql.SQL("{} as {}").format(embed_expr, output_label(item.label)))
         if not parts:
             return sql.SQL("null")
         return sql.SQL(", ").join(parts)

@@ -7,11 +7,14 @@ table; the message is Postgres's own primary message (no query text, no paramete
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from starlette.responses import Response
 
 from runner.serve.rest.parse import ParseError
+
+log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -119,9 +122,17 @@ def database_unavailable() -> ApiError:
 
 
 def from_database_error(exc: Any, role: str) -> ApiError:
-    """Translate a ``psycopg.Error`` (raised by the request's statement)."""
+    """Translate a ``psycopg.Error`` (raised by the request's statement).
+
+    An error without a SQLSTATE never reached the server: psycopg refused a parameter
+    (input the edge let through) or the statement. Its text is the driver's, so it is
+    logged, not sent; the client gets PostgREST's shape with a 400.
+    """
     diag = getattr(exc, "diag", None)
     sqlstate: str | None = getattr(exc, "sqlstate", None)
+    if sqlstate is None:
+        log.warning("request refused by the driver: %s: %s", type(exc).__name__, exc)
+        return ApiError(400, "PGRST100", "failed to parse the request's values")
     message = (getattr(diag, "message_primary", None) or str(exc).splitlines()[0]).strip()
     details = getattr(diag, "message_detail", None)
     hint = getattr(diag, "message_hint", None)

@@ -15,6 +15,7 @@ from runner.serve.rest.build import Builder
 from runner.serve.rest.catalog import Catalog, CatalogCache
 from runner.serve.rest.execute import Connector, in_transaction
 from runner.serve.rest.parse import ParseError, ReadRequest, parse_query
+from runner.serve.rest.query import query_pairs
 from runner.serve.state import ServeState
 
 
@@ -42,7 +43,7 @@ class RestApi:
         method = request.method
         accept = negotiate.accept(request)
         prefs = negotiate.prefer(request)
-        req = parse_query(list(request.query_params.multi_items()))
+        req = parse_query(query_pairs(request.scope["query_string"]))
         if method in ("GET", "HEAD"):
             paging = negotiate.range_header(request)
             if paging and req.root.limit is None and req.root.offset is None:
@@ -158,7 +159,7 @@ class RestApi:
         name: str = request.path_params["name"]
         accept = negotiate.accept(request)
         prefs = negotiate.prefer(request)
-        pairs = list(request.query_params.multi_items())
+        pairs = query_pairs(request.scope["query_string"])
         get = request.method in ("GET", "HEAD")
         body = {} if get else await _json_body(request, empty={})
         if not isinstance(body, dict):
