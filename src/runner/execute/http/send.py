@@ -28,6 +28,7 @@ from typing import Any, get_args
 
 import httpx
 
+from runner.execute.http.deadline import Deadline
 from runner.models import Attempt, Defaults, ErrorCategory, RetryPolicy, TestSpec
 from runner.models.suite import MAX_RESPONSE_BYTES
 from runner.settings import HttpClient
@@ -254,7 +255,7 @@ async def send(
         response: httpx.Response | None = None
         status: int | None = None
         try:
-            async with asyncio.timeout(total):
+            with Deadline(total):
                 response = await client.send(request, stream=True)
                 status = response.status_code
                 if not await read_body(response, cap):
