@@ -15,10 +15,8 @@ an exception.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import random
 import ssl
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -35,12 +33,6 @@ from runner.settings import HttpClient
 from runner.templating.render import RenderedRequest
 
 Sleep = Callable[[float], Awaitable[Any]]
-
-if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-    # httpcore runs `import sniffio` several times per request; when it is not
-    # installed each miss searches all of sys.path again (~6 % of a loopback run).
-    # None in sys.modules makes the same ImportError immediate.
-    sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
 @dataclass(slots=True)
