@@ -73,3 +73,63 @@ async def record_example_run(
             on_event=on_event,
         )
     return result, store
+
+
+def sample_analysis(
+    regression: str = "cart",
+    flaky: str = "pay",
+    quarantined: tuple[str, ...] = (),
+    environment: str | None = "staging",
+) -> Any:
+    """A RunAnalysis with one 30 % regression, one flaky test (10 runs) and quarantined keys."""
+    from datetime import UTC, date, datetime
+
+    from runner.reporting.analytics import (
+        FlakyDetection,
+        QuarantinedFailure,
+        Regression,
+        RunAnalysis,
+    )
+
+    return RunAnalysis(
+        run_id="r",
+        regressions=(
+            Regression(
+                f"case-{regression}",
+                regression,
+                regression.title(),
+                None,
+                date(2025, 3, 4),
+                130.0,
+                100.0,
+                7,
+                9,
+                1.3,
+                0.2,
+                "p95 130 > 100",
+            ),
+        ),
+        flaky=(
+            FlakyDetection(
+                "d1",
+                f"case-{flaky}",
+                flaky,
+                flaky.title(),
+                None,
+                7,
+                10,
+                3,
+                0.3,
+                4,
+                0.4,
+                1,
+                0.1,
+                ("failure_rate", "flip_rate"),
+                datetime(2025, 3, 4, tzinfo=UTC),
+            ),
+        ),
+        quarantined_failures=tuple(
+            QuarantinedFailure(key, key, "failed", "assertion", "failed", "known")
+            for key in quarantined
+        ),
+    ).in_environment(environment)

@@ -371,9 +371,10 @@ def test_run_suite_writes_html_and_markdown(tmp_path: Path, target: str) -> None
 
 
 def test_run_suite_unwritable_report_path_is_one_line(tmp_path: Path, target: str) -> None:
-    """An --html path that cannot be written: one error line, exit 2."""
+    """An --html path that cannot be written (its parent is a file): one error line, exit 2."""
     suite = tmp_path / "suite.yaml"
     suite.write_text(SUITE.replace("http://shop.test", target))
+    (tmp_path / "missing").write_text("a file, not a folder")
     proc = cli(
         tmp_path,
         None,

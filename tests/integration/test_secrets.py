@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from runner.cli import main as cli_main
+from runner.cli.main import main as cli_main
 from runner.db.connect import Target, connect
 from runner.secrets.crypto import SecretBox, SecretKeyError, generate_key, sealed_in
 from runner.store import vault

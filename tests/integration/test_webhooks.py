@@ -23,11 +23,10 @@ import pytest
 
 from runner.api import run_suite
 from runner.models import ErrorCategory, RunResult, RunStatus, Status, TestResult
-from runner.reporting.html import AnalysisView, FlakyView, RegressionView
 from runner.reporting.webhooks import notify_run, signature
 from runner.settings import Settings
 from runner.suite.load import load_suite_text
-from support import free_port
+from support import free_port, sample_analysis
 
 SECRET = "whsec-test-0123456789"
 T0 = datetime(2025, 6, 7, 8, 9, 10, tzinfo=UTC)
@@ -120,10 +119,7 @@ def failed_run() -> RunResult:
     )
 
 
-ANALYSIS = AnalysisView(
-    regressions=(RegressionView("login", 130.0, 100.0, 1.3, 0.2, "staging", "p95 130 > 100"),),
-    flaky=(FlakyView("cart", runs=10, failure_rate=0.3, flip_rate=0.4, recovered_rate=0.1),),
-)
+ANALYSIS = sample_analysis(regression="login", flaky="cart")
 
 
 async def no_sleep(_: float) -> None:
@@ -171,12 +167,12 @@ async def test_each_trigger_sends_its_event(receiver: Receiver) -> None:
     assert by_event["flaky_test_detected"]["flaky_tests"] == [
         {
             "test": "cart",
-            "environment": None,
+            "environment": "staging",
             "runs": 10,
             "failure_rate": 0.3,
             "flip_rate": 0.4,
             "recovered_rate": 0.1,
-            "reason": "",
+            "reason": "failure_rate, flip_rate",
         }
     ]
     assert by_event["performance_degradation"]["regressions"] == [

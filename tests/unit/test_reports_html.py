@@ -17,10 +17,11 @@ from runner.models import (
     Status,
     TestResult,
 )
-from runner.reporting.html import AnalysisView, FlakyView, RegressionView, ReportData, render_report
+from runner.reporting.html import ReportData, render_report
 from runner.reporting.html.charts import bar_chart
 from runner.reporting.html.graph import STATUS_COLOURS, layout, statuses_by_test
 from runner.reporting.html.render import markdown_escape
+from support import sample_analysis
 
 T0 = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
 TOKEN = "tok-SECRET-123456"
@@ -180,16 +181,12 @@ def test_credential_named_values_never_show() -> None:
 
 def test_regressions_flaky_and_quarantine_sections() -> None:
     """Analytics show as tables and a p95-against-baseline chart; quarantined tests marked."""
-    analysis = AnalysisView(
-        regressions=(RegressionView("cart", 130.0, 100.0, 1.3, 0.2, "staging", "p95 up"),),
-        flaky=(FlakyView("pay", runs=10, failure_rate=0.2, flip_rate=0.3, recovered_rate=0.1),),
-        quarantined=("cart",),
-    )
+    analysis = sample_analysis(quarantined=("cart",))
     html = render_report(ReportData(run=sample(), edges=EDGES, analysis=analysis), "html")
     section = html[html.index('id="regressions"') : html.index('id="tests"')]
     assert "130.0 ms" in section and "100.0 ms" in section and "30.0 %" in section
     assert "p95 today against the baseline" in section
-    assert "20.0 %" in section and "30.0 %" in section  # flaky rates
+    assert "40.0 %" in section and "30.0 %" in section  # flaky rates
     assert "quarantined" in html
 
 
@@ -264,8 +261,8 @@ def test_bar_chart_keeps_the_largest_when_capped() -> None:
     assert chart.note == "the 2 largest of 3"
 
 
-def test_the_analytics_result_adapts_into_the_report_view() -> None:
-    """The analytics RunAnalysis maps onto regressions, flaky tests and quarantined keys."""
+def test_the_analysis_names_the_run_environment_in_reports() -> None:
+    """in_environment names the run's environment on regressions and flaky tests for reports."""
     from datetime import date
 
     from runner.reporting.analytics import (
@@ -274,7 +271,6 @@ def test_the_analytics_result_adapts_into_the_report_view() -> None:
         Regression,
         RunAnalysis,
     )
-    from runner.reporting.html.analysis import adapt
 
     analysis = RunAnalysis(
         run_id="r",
@@ -317,7 +313,7 @@ def test_the_analytics_result_adapts_into_the_report_view() -> None:
             QuarantinedFailure("rows[1]", "rows", "error", "timeout", "slow", "known"),
         ),
     )
-    view = adapt(analysis, "staging")
+    view = analysis.in_environment("staging")
     (reg,) = view.regressions
     assert (reg.test, reg.p95_ms, reg.baseline_p95_ms, reg.environment) == (
         "cart",
@@ -328,6 +324,7 @@ def test_the_analytics_result_adapts_into_the_report_view() -> None:
     assert round(reg.percent_above, 6) == 30.0 and reg.explanation.startswith("p95 130")
     (flaky,) = view.flaky
     assert (flaky.test, flaky.runs, flaky.reason) == ("pay", 10, "failure_rate, flip_rate")
+    assert flaky.environment == "staging" and analysis.flaky[0].environment is None
     assert view.quarantined == ("rows[1]",) and view.available
     html = render_report(ReportData(run=sample(), analysis=view), "html")
     assert "rows[1]</a> (quarantined)" in html

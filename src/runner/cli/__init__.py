@@ -1,8 +1,5 @@
-"""The command line: argparse commands, progress, watching, process-wide tuning.
+"""The command line: argparse commands, progress, watching, signals, process-wide tuning.
 
-Nothing in the library imports this package; ``main`` is the console script.
+Nothing in the library imports this package; ``runner.cli.main:main`` is the console
+script and ``python -m runner`` runs it.
 """
-
-from runner.cli.main import main
-
-__all__ = ["main"]

@@ -16,7 +16,14 @@ import httpx
 
 from runner.execute import checks
 from runner.execute.capture import CaptureError, ResponseView, capture_all
-from runner.execute.http.send import Exchange, RequestBuildError, build, send
+from runner.execute.http.send import (
+    Exchange,
+    RequestBuildError,
+    WireLimits,
+    build,
+    send,
+    wire_limits,
+)
 from runner.execute.refresh import TokenKeeper
 from runner.models import (
     CheckResult,
@@ -126,7 +133,7 @@ class CaseRunner:
         started_at: datetime,
     ) -> TestResult:
         renderer, context = self.renderer, self.context(row)
-        timeout = spec.timeout or self.suite.defaults.timeout
+        limits = wire_limits(spec, self.suite.defaults)
         # a producer's re-run never renews tokens itself (it may hold a renewal lock)
         keeper = self.keeper
         refreshable = keeper.used_by(spec) if keeper.active and "#" not in key else ()
@@ -146,7 +153,7 @@ class CaseRunner:
             prepared = checks.prepare(
                 spec.checks, lambda value, field: renderer.value(value, context, field)
             )
-            request = checked(build(self.client, rendered, timeout))
+            request = checked(build(self.client, rendered, limits))
         except TemplateError as exc:
             message = self.redactor.text(f"test {key}: {exc}")
             return self._result(
@@ -165,12 +172,13 @@ class CaseRunner:
             rng=self.retry_rng,
             redact=self.redactor.text,
             sleep=self.sleep,
+            limits=limits,
         )
         if refreshable and exchange.response is not None:
             expired = keeper.expired_by_status(refreshable, exchange.response.status_code)
             renewed = [n for n in expired if await keeper.renew(n, seen[n], self._rerun)]
             if renewed:
-                retried = await self._retry_renewed(spec, context, timeout, exchange)
+                retried = await self._retry_renewed(spec, context, limits, exchange)
                 if retried is not None:
                     exchange, request, rendered, prepared = retried
         response = exchange.response
@@ -252,7 +260,7 @@ class CaseRunner:
         return result.status is Status.PASSED
 
     async def _retry_renewed(
-        self, spec: TestSpec, context: dict[str, Any], seconds: float, failed: Exchange
+        self, spec: TestSpec, context: dict[str, Any], limits: WireLimits, failed: Exchange
     ) -> tuple[Exchange, httpx.Request, RenderedRequest, Any] | None:
         """Send the request again with the renewed token; the failed attempts stay first."""
         try:
@@ -265,7 +273,7 @@ class CaseRunner:
             prepared = checks.prepare(
                 spec.checks, lambda value, field: self.renderer.value(value, context, field)
             )
-            request = checked(build(self.client, rendered, seconds))
+            request = checked(build(self.client, rendered, limits))
         except (TemplateError, RequestBuildError):
             return None  # rendered fine a moment ago; keep the failed exchange as the answer
         again = await send(
@@ -275,6 +283,7 @@ class CaseRunner:
             rng=self.retry_rng,
             redact=self.redactor.text,
             sleep=self.sleep,
+            limits=limits,
         )
         first = len(failed.attempts)
         attempts = failed.attempts + tuple(

@@ -33,6 +33,7 @@ class ErrorCategory(StrEnum):
     INTERRUPTED = "interrupted"
     BAILED = "bailed"
     INTERNAL = "internal"
+    RESPONSE_TOO_LARGE = "response_too_large"
 
 
 # One shared set per distinct combination of fields set. pydantic keeps a set of the

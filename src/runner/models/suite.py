@@ -39,11 +39,25 @@ class RetryPolicy(Model):
     )
 
 
+MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+"""Default cap on one response body (10 MiB)."""
+
+_TIMEOUT_HELP = "Seconds an attempt may take in all: connect, send, headers and body."
+_CONNECT_HELP = "Seconds to open the connection (within timeout); unset: only timeout bounds it."
+_READ_HELP = "Seconds the server may stay silent between two reads; unset: only timeout."
+_MAX_BYTES_HELP = "Largest response body read (bytes, decoded); above it: response_too_large."
+
+
 class Defaults(Model):
     """Settings every test inherits unless it overrides them."""
 
     headers: dict[str, str] = Field(default_factory=dict)
-    timeout: float = Field(default=30.0, gt=0, le=3600, description="Seconds per attempt.")
+    timeout: float = Field(default=30.0, gt=0, le=3600, description=_TIMEOUT_HELP)
+    connect_timeout: float | None = Field(default=None, gt=0, le=3600, description=_CONNECT_HELP)
+    read_timeout: float | None = Field(default=None, gt=0, le=3600, description=_READ_HELP)
+    max_response_bytes: int = Field(
+        default=MAX_RESPONSE_BYTES, ge=1, le=2**30, description=_MAX_BYTES_HELP
+    )
     retries: RetryPolicy = Field(default_factory=RetryPolicy)
 
 
@@ -247,7 +261,12 @@ class TestSpec(Model):
     captures: dict[str, CaptureSpec] = Field(default_factory=dict)
     checks: Checks = Field(default_factory=Checks)
     depends_on: tuple[Dependency, ...] = ()
-    timeout: float | None = Field(default=None, gt=0, le=3600)
+    timeout: float | None = Field(default=None, gt=0, le=3600, description=_TIMEOUT_HELP)
+    connect_timeout: float | None = Field(default=None, gt=0, le=3600, description=_CONNECT_HELP)
+    read_timeout: float | None = Field(default=None, gt=0, le=3600, description=_READ_HELP)
+    max_response_bytes: int | None = Field(
+        default=None, ge=1, le=2**30, description=_MAX_BYTES_HELP
+    )
     retries: RetryPolicy | None = None
     data: list[dict[str, Any]] | str | None = Field(
         default=None, description="Inline rows, or a CSV/JSON file relative to the suite."

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from runner.models import RunResult, RunStatus, Status
-from runner.reporting.html.analysis import AnalysisView
+from runner.reporting.analytics.model import RunAnalysis
 from runner.secrets.redact import Redactor
 from runner.settings import Settings
 from runner.store.base import Store
@@ -70,7 +70,7 @@ def enabled_events(text: str) -> tuple[str, ...]:
     return tuple(n for n in EVENTS if n in names)
 
 
-def triggered(run: RunResult, analysis: AnalysisView, enabled: Sequence[str]) -> list[str]:
+def triggered(run: RunResult, analysis: RunAnalysis, enabled: Sequence[str]) -> list[str]:
     """The events this run triggers, among ``enabled``."""
     out = []
     if "run_failed" in enabled and run.status in (RunStatus.FAILED, RunStatus.ERROR):
@@ -83,7 +83,7 @@ def triggered(run: RunResult, analysis: AnalysisView, enabled: Sequence[str]) ->
 
 
 def default_payload(
-    event: str, run: RunResult, analysis: AnalysisView, *, now: datetime | None = None
+    event: str, run: RunResult, analysis: RunAnalysis, *, now: datetime | None = None
 ) -> dict[str, Any]:
     """The JSON payload of ``event`` (the same shape for every event; docs/reports.md)."""
     failures = [r for r in run.results if r.status in (Status.FAILED, Status.ERROR)]
@@ -234,7 +234,7 @@ async def notify_run(
     *,
     settings: Settings,
     store: Store | None = None,
-    analysis: AnalysisView | None = None,
+    analysis: RunAnalysis | None = None,
     client: httpx.AsyncClient | None = None,
     sleep: Sleep = asyncio.sleep,
 ) -> list[Delivery]:
@@ -257,7 +257,7 @@ async def _notify(
     run: RunResult,
     settings: Settings,
     store: Store | None,
-    analysis: AnalysisView | None,
+    analysis: RunAnalysis | None,
     client: httpx.AsyncClient | None,
     sleep: Sleep,
     hide: Redactor,
@@ -345,10 +345,11 @@ class _client:
             await self._own.aclose()
 
 
-async def _analysis_of(run: RunResult, store: Store | None) -> AnalysisView:
+async def _analysis_of(run: RunResult, store: Store | None) -> RunAnalysis:
     """The run's analytics read through the store that recorded it (either store)."""
     from runner.reporting.analytics import analysis_for_store
-    from runner.reporting.html.analysis import adapt
 
     found = await analysis_for_store(store, run.run_id)
-    return AnalysisView.unavailable() if found is None else adapt(found, run.environment)
+    if found is None:
+        return RunAnalysis.unavailable(run.run_id or "")
+    return found.in_environment(run.environment)

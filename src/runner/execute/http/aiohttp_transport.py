@@ -12,7 +12,11 @@ What it keeps from httpx's own transport:
   not even a Content-Type), redirects (never followed here), cookies (aiohttp's jar
   is a ``DummyCookieJar``), decompression (aiohttp passes bodies through).
 * Timeouts come from the request's ``timeout`` extension: pool and connect wait
-  bound the connection, read bounds each read of the response.
+  bound the connection, read bounds each read of the response. The attempt's
+  total deadline and the body cap are not the transport's business: ``send``
+  applies them the same way over either transport.
+* A body not read to the end (cut at the cap, or cancelled at the deadline)
+  closes its connection instead of returning it to the pool.
 * Failures are httpx exceptions with the same meaning: a refused or unresolvable
   connection is ``ConnectError``, a connect timeout ``ConnectTimeout``, a read
   timeout ``ReadTimeout``, a connection dropped mid-response ``ReadError``, a
@@ -64,6 +68,7 @@ class _ResponseBody(httpx.AsyncByteStream):
     def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
         self._response = response
         self._request = request
+        self._complete = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
@@ -71,10 +76,13 @@ class _ResponseBody(httpx.AsyncByteStream):
                 yield chunk
         except _FAILURES as exc:
             raise translate(exc, self._request) from exc
+        self._complete = True
 
     async def aclose(self) -> None:
-        # a body read to the end gives its connection back to the pool
-        self._response.release()
+        if self._complete:  # a body read to the end gives its connection back to the pool
+            self._response.release()
+        else:  # the rest of the body is never read: the connection cannot be reused
+            self._response.close()
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):

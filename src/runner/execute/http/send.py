@@ -1,36 +1,38 @@
-"""Sends one rendered request with the test's timeout and retry policy.
+"""Sends one rendered request with the test's wire limits and retry policy.
+
+Each attempt has a total deadline (``timeout``: pool wait, connect, send, headers
+and body together), enforced here the same way for every transport; the optional
+``connect_timeout`` and ``read_timeout`` go to the transport as httpx timeouts.
+The body is read in chunks and reading stops at ``max_response_bytes`` (decoded),
+so memory stays bounded whatever the server sends.
 
 Connection errors, timeouts and the statuses listed in ``retries.on_status`` are
-retried with exponential backoff and seeded jitter. Every attempt is kept as an
-``Attempt``; the outcome is data (``Exchange``), never an exception.
+retried with exponential backoff and seeded jitter (an oversized response is not).
+Every attempt is kept as an ``Attempt``; the outcome is data (``Exchange``), never
+an exception.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import random
 import ssl
-import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, get_args
 
 import httpx
 
-from runner.models import Attempt, ErrorCategory, RetryPolicy
+from runner.execute.http.deadline import Deadline
+from runner.models import Attempt, Defaults, ErrorCategory, RetryPolicy, TestSpec
+from runner.models.suite import MAX_RESPONSE_BYTES
 from runner.settings import HttpClient
 from runner.templating.render import RenderedRequest
 
 Sleep = Callable[[float], Awaitable[Any]]
-
-if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-    # httpcore runs `import sniffio` several times per request; when it is not
-    # installed each miss searches all of sys.path again (~6 % of a loopback run).
-    # None in sys.modules makes the same ImportError immediate.
-    sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
 @dataclass(slots=True)
@@ -42,6 +44,48 @@ class Exchange:
     elapsed_ms: float | None
     error_category: ErrorCategory | None = None
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WireLimits:
+    """How long one attempt may take and how much of a response it may read.
+
+    ``total`` is the attempt's deadline (None: only the httpx timeouts of the
+    request bound it); ``connect`` and ``read`` are the transport's connect and
+    per-read waits, each ``total`` when not set.
+    """
+
+    total: float | None = None
+    connect: float | None = None
+    read: float | None = None
+    max_bytes: int = MAX_RESPONSE_BYTES
+    timeout: httpx.Timeout = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        total = self.total
+        timeout = httpx.Timeout(
+            total, connect=self.connect or total, read=self.read or total, pool=total
+        )
+        object.__setattr__(self, "timeout", timeout)
+
+
+@lru_cache(maxsize=256)
+def _limits(total: float, connect: float | None, read: float | None, max_bytes: int) -> WireLimits:
+    return WireLimits(total, connect, read, max_bytes)
+
+
+def wire_limits(spec: TestSpec, defaults: Defaults) -> WireLimits:
+    """The test's limits: its own settings, else the suite's defaults."""
+    return _limits(
+        spec.timeout or defaults.timeout,
+        defaults.connect_timeout if spec.connect_timeout is None else spec.connect_timeout,
+        defaults.read_timeout if spec.read_timeout is None else spec.read_timeout,
+        spec.max_response_bytes or defaults.max_response_bytes,
+    )
+
+
+NO_LIMITS = WireLimits()
+"""No deadline beyond the request's own httpx timeouts; the default body cap."""
 
 
 class ShardedTransport(httpx.AsyncBaseTransport):
@@ -163,7 +207,7 @@ def backoff_delay(policy: RetryPolicy, retry: int, rng: random.Random) -> float:
     return float(base * (1 + policy.jitter * rng.random()))
 
 
-def build(client: httpx.AsyncClient, request: RenderedRequest, timeout: float) -> httpx.Request:
+def build(client: httpx.AsyncClient, request: RenderedRequest, limits: WireLimits) -> httpx.Request:
     """The httpx request; raises ``RequestBuildError`` with a readable reason."""
     try:
         return client.build_request(
@@ -174,7 +218,7 @@ def build(client: httpx.AsyncClient, request: RenderedRequest, timeout: float) -
             json=request.json_body,
             data=request.form,
             content=request.body,
-            timeout=timeout,
+            timeout=limits.timeout,
         )
     except (httpx.InvalidURL, httpx.UnsupportedProtocol, TypeError, ValueError) as exc:
         raise RequestBuildError(f"cannot build the request: {type(exc).__name__}: {exc}") from exc
@@ -188,10 +232,12 @@ async def send(
     rng: random.Random,
     redact: Callable[[str], str],
     sleep: Sleep = asyncio.sleep,
+    limits: WireLimits = NO_LIMITS,
 ) -> Exchange:
     """Send ``request`` until it succeeds or the policy's retries are spent."""
     attempts: list[Attempt] = []
     number = 0
+    total, cap = limits.total, limits.max_bytes
     while True:
         number += 1
         started_at = datetime.now(UTC)
@@ -199,15 +245,31 @@ async def send(
         category: ErrorCategory | None = None
         error: str | None = None
         response: httpx.Response | None = None
+        status: int | None = None
         try:
-            response = await client.send(request)
+            with Deadline(total):
+                response = await client.send(request, stream=True)
+                status = response.status_code
+                if not await read_body(response, cap):
+                    response = None
+                    category = ErrorCategory.RESPONSE_TOO_LARGE
+                    error = redact(
+                        f"response too large: more than {cap} bytes ({request.method} "
+                        f"{request.url})"
+                    )
+        except TimeoutError:  # the attempt's deadline
+            response, category = None, ErrorCategory.TIMEOUT
+            within = f"within {total:g} s " if total is not None else ""
+            error = redact(
+                f"timeout error: no complete response {within}({request.method} {request.url})"
+            )
         except httpx.TimeoutException as exc:
-            category, error = ErrorCategory.TIMEOUT, _describe("timeout", exc, request, redact)
+            response, category = None, ErrorCategory.TIMEOUT
+            error = _describe("timeout", exc, request, redact)
         except httpx.TransportError as exc:
-            category = ErrorCategory.CONNECTION
+            response, category = None, ErrorCategory.CONNECTION
             error = _describe("connection", exc, request, redact)
         elapsed = (time.perf_counter() - t0) * 1000
-        status = response.status_code if response is not None else None
         attempts.append(
             Attempt(
                 number=number,
@@ -218,14 +280,40 @@ async def send(
                 error=error,
             )
         )
-        retryable = category is not None or (status is not None and status in policy.on_status)
+        if category is None:
+            retryable = status in policy.on_status
+        else:  # an oversized answer would be as large again
+            retryable = category is not ErrorCategory.RESPONSE_TOO_LARGE
         if not retryable or number > policy.count:
             return Exchange(response, tuple(attempts), elapsed, category, error)
-        if response is not None:
-            await response.aclose()
         delay = backoff_delay(policy, number, rng)
         if delay > 0:
             await sleep(delay)
+
+
+async def read_body(response: httpx.Response, cap: int) -> bool:
+    """Read a streamed response's (decoded) body, as ``aread`` would; False above ``cap``.
+
+    The body is read chunk by chunk and reading stops at the first chunk past the
+    cap: the response is then closed (its connection dropped) and holds no body.
+    """
+    parts: list[bytes] = []
+    size = 0
+    try:
+        async for part in response.aiter_bytes():
+            size += len(part)
+            if size > cap:
+                break
+            parts.append(part)
+        else:
+            # what ``Response.aread`` stores: .content, .text and .json() read it
+            response._content = b"".join(parts)
+            return True
+    except BaseException:
+        await response.aclose()
+        raise
+    await response.aclose()
+    return False
 
 
 def _describe(

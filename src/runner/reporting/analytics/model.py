@@ -1,8 +1,15 @@
-"""What the database found about a run: typed, frozen, stable for reports and webhooks."""
+"""What the database found about a run: the one analytics model.
+
+Typed and frozen; the run summary, the HTML/Markdown reports and the webhook payloads
+all read it. ``environment`` on an item is the run's environment name (regressions
+and flaky tests are computed within it), set by :meth:`RunAnalysis.in_environment`.
+A run read without analytics (not stored, or a database that cannot give them) gets
+``RunAnalysis.unavailable()``, whose ``available`` is False.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 
@@ -26,6 +33,8 @@ class Regression:
     threshold: float
     """0.20 means flagged above 120 % of the baseline."""
     explanation: str
+    environment: str | None = None
+    """The run's environment name (None when the run had none)."""
 
     @property
     def percent_above(self) -> float:
@@ -54,6 +63,13 @@ class FlakyDetection:
     reasons: tuple[str, ...]
     """Thresholds exceeded: ``failure_rate``, ``flip_rate``, ``recovered_rate``."""
     detected_at: datetime
+    environment: str | None = None
+    """The run's environment name (None when the run had none)."""
+
+    @property
+    def reason(self) -> str:
+        """The thresholds exceeded, as one line (``failure_rate, flip_rate``)."""
+        return ", ".join(self.reasons)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +93,28 @@ class RunAnalysis:
     regressions: tuple[Regression, ...] = ()
     flaky: tuple[FlakyDetection, ...] = ()
     quarantined_failures: tuple[QuarantinedFailure, ...] = ()
+    available: bool = True
+    """False when the database has no analytics (nothing could be said)."""
+
+    @classmethod
+    def unavailable(cls, run_id: str = "") -> RunAnalysis:
+        """No analytics to show."""
+        return cls(run_id=run_id, available=False)
 
     @property
     def empty(self) -> bool:
         """Nothing to report."""
         return not (self.regressions or self.flaky or self.quarantined_failures)
+
+    @property
+    def quarantined(self) -> tuple[str, ...]:
+        """Result keys of the quarantined failures."""
+        return tuple(q.test_key for q in self.quarantined_failures)
+
+    def in_environment(self, environment: str | None) -> RunAnalysis:
+        """The same analysis with each regression and flaky test naming ``environment``."""
+        return replace(
+            self,
+            regressions=tuple(replace(r, environment=environment) for r in self.regressions),
+            flaky=tuple(replace(f, environment=environment) for f in self.flaky),
+        )

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runner.reporting.html.analysis import AnalysisView, FlakyView, RegressionView, adapt
 from runner.reporting.html.model import ReportData, report_context
 from runner.reporting.html.render import (
     Kind,
@@ -26,10 +25,7 @@ if TYPE_CHECKING:
     from runner.suite.load import LoadedSuite
 
 __all__ = [
-    "AnalysisView",
-    "FlakyView",
     "Kind",
-    "RegressionView",
     "ReportData",
     "ReportError",
     "render_report",
@@ -90,8 +86,12 @@ def write_run_reports(
     if not html and not markdown:
         return
     edges = suite_edges(loaded) if loaded is not None else ()
+    from runner.reporting.analytics.model import RunAnalysis
+
     view = (
-        adapt(analysis, result.environment) if analysis is not None else AnalysisView.unavailable()
+        analysis.in_environment(result.environment)
+        if analysis is not None
+        else RunAnalysis.unavailable(result.run_id or "")
     )
     data = ReportData(run=result, edges=edges, analysis=view)
     if html:

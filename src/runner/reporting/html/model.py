@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from runner.models import Attempt, CheckResult, RunResult, Snapshot, Status, TestResult
-from runner.reporting.html.analysis import AnalysisView
+from runner.reporting.analytics.model import RunAnalysis
 from runner.reporting.html.charts import BarChart, bar_chart
 from runner.reporting.html.graph import STATUS_COLOURS, GraphView, layout, statuses_by_test
 from runner.secrets.redact import Redactor
@@ -29,7 +29,7 @@ class ReportData:
 
     run: RunResult
     edges: tuple[Edge, ...] = ()
-    analysis: AnalysisView = field(default_factory=AnalysisView.unavailable)
+    analysis: RunAnalysis = field(default_factory=RunAnalysis.unavailable)
     project: str | None = None
 
 

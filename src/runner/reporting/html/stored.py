@@ -28,7 +28,8 @@ from runner.models import (
     Status,
     TestResult,
 )
-from runner.reporting.html.analysis import AnalysisView, load_analysis
+from runner.reporting.analytics.load import load_run_analysis
+from runner.reporting.analytics.model import RunAnalysis
 from runner.reporting.html.model import ReportData
 from runner.reporting.html.render import ReportError
 
@@ -180,15 +181,15 @@ async def analysis_of_run(
     run_id: str,
     identity: Identity,
     environment: str | None = None,
-) -> AnalysisView:
+) -> RunAnalysis:
     """The run's analytics; unavailable when the database cannot give them."""
     try:
         async with conn.transaction():
             await apply_identity(conn, identity)
-            return await load_analysis(conn, run_id, environment)
+            return (await load_run_analysis(conn, run_id)).in_environment(environment)
     except (psycopg.Error, DatabaseError):
         # e.g. a database without the analytics migrations: the report says so
-        return AnalysisView.unavailable()
+        return RunAnalysis.unavailable(run_id)
 
 
 async def load_template(
