@@ -42,3 +42,16 @@ def test_no_url_means_embedded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RUNNER_DATABASE_URL", raising=False)
     monkeypatch.delenv("SUPABASE_DB_URL", raising=False)
     assert Settings(_env_file=None).uses_embedded  # type: ignore[call-arg]
+
+
+def test_organization_id_wins_over_the_organisation_name() -> None:
+    """RUNNER_ORGANIZATION_ID (a uuid) is what the store addresses; blank means unset."""
+    from pydantic import ValidationError
+
+    org_id = "3f1b7c52-0a7e-4d4e-9b2a-5c1e8f0d9a11"
+    both = Settings(_env_file=None, RUNNER_ORGANIZATION="CI Prod", RUNNER_ORGANIZATION_ID=org_id)  # type: ignore[call-arg]
+    assert both.organization_ref == org_id
+    blank = Settings(_env_file=None, RUNNER_ORGANIZATION="CI Prod", RUNNER_ORGANIZATION_ID=" ")  # type: ignore[call-arg]
+    assert blank.organization_id is None and blank.organization_ref == "CI Prod"
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, RUNNER_ORGANIZATION_ID="ci-prod")  # type: ignore[call-arg]

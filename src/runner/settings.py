@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from uuid import UUID
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -95,8 +96,22 @@ class Settings(BaseSettings):
         default="local",
         min_length=1,
         validation_alias=AliasChoices("RUNNER_ORGANIZATION"),
-        description="Organisation that runs recorded by the service role belong to.",
+        description="Organisation (slug, or display name) that service-role runs belong to; "
+        "by slug the service role records only into organisations it created.",
     )
+    organization_id: UUID | None = Field(
+        default=None,
+        validation_alias=AliasChoices("RUNNER_ORGANIZATION_ID"),
+        description="Id of the organisation runs belong to; wins over RUNNER_ORGANIZATION. "
+        "How the service role records into an organisation a user created.",
+    )
+
+    @field_validator("organization_id", mode="before")
+    @classmethod
+    def _blank_id_is_none(cls, value: object) -> object:
+        # ``RUNNER_ORGANIZATION_ID=`` as copied from .env.example means "not set"
+        return None if isinstance(value, str) and not value.strip() else value
+
     project: str | None = Field(
         default=None,
         validation_alias=AliasChoices("RUNNER_PROJECT"),
@@ -230,6 +245,14 @@ class Settings(BaseSettings):
     def uses_embedded(self) -> bool:
         """True when no connection string is configured."""
         return self.database_url is None or not self.database_url.get_secret_value().strip()
+
+    @property
+    def organization_ref(self) -> str:
+        """What the store addresses its organisation by: the id when set, else the name.
+
+        ``public.start_suite_run`` (0033) reads a uuid as an id and anything else as a slug.
+        """
+        return str(self.organization_id) if self.organization_id else self.organization
 
     @property
     def webhook_urls(self) -> tuple[str, ...]:

@@ -122,13 +122,13 @@ def test_malformed_request_is_refused(migrated_db: str) -> None:
 
 
 def test_outsider_cannot_start_a_run_in_another_organisation(migrated_db: str) -> None:
-    """RLS applies: a user who is not an editor of the organisation is refused, nothing written."""
+    """Another organisation's slug is refused like a taken slug (0033), and nothing is written."""
     world = seed(migrated_db)
     slug = count(migrated_db, "select slug from organizations where id = %s", (world.org_a,))
     request = shop_request(organization=slug)
     runs_before = count(migrated_db, "select count(*) from test_runs")
     with (
-        pytest.raises(psycopg.errors.InsufficientPrivilege),
+        pytest.raises(psycopg.errors.CheckViolation),
         acting_as(migrated_db, world, "outsider") as cur,
     ):
         cur.execute("select public.start_suite_run(%s::jsonb)", (json.dumps(request),))

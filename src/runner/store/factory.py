@@ -34,7 +34,7 @@ async def open_store(settings: Settings, *, no_store: bool = False) -> AsyncIter
     async with PostgresStore(
         target,
         identity=identity,
-        organization=settings.organization,
+        organization=settings.organization_ref,
         project=settings.project,
         spill_dir=settings.data_dir / "spill",
         cipher=box_from_settings(settings),
@@ -58,7 +58,7 @@ async def _supabase_store(settings: Settings) -> AsyncIterator[Store]:
         key,
         email=settings.supabase_email or None,
         password=password.get_secret_value() if password else None,
-        organization=settings.organization,
+        organization=settings.organization_ref,
         project=settings.project,
         spill_dir=settings.data_dir / "spill",
         cipher=box_from_settings(settings),
