@@ -108,6 +108,9 @@ comment on function private.reserve_runner_slug() is
     'AFTER INSERT/UPDATE OF slug on a runner-owned organisation: its slug stays reserved.';
 create trigger reserve_runner_slug after insert or update of slug on public.organizations
     for each row when (new.runner_owned) execute function private.reserve_runner_slug();
+-- trigger functions: nobody calls them directly
+revoke execute on function private.guard_organization_slug(), private.reserve_runner_slug()
+    from public;
 
 -- ------------------------------------------------------- the default organisation
 insert into public.organizations (name, slug) values ('local', 'local')

@@ -99,10 +99,12 @@ def test_the_example_suite_streams_into_the_page(
     """A run of examples/shop.yaml appears live; its graph, results, detail, context, trends."""
     page = open_ui(open_page, serve, viewport={"width": 1440, "height": 1000})
     alice = new_user(page, "alice@example.com")
-    # the service role records into organisation "local"; Alice owns it, project included
+    # the service role records into organisation "local" (made by the migrations); Alice
+    # is made its owner, project included
     with psycopg.connect(serve.db_url, autocommit=True) as conn:
         conn.execute(
-            "insert into organizations (name, slug, created_by) values ('Local', 'local', %s)",
+            "insert into organization_members (organization_id, user_id, role)"
+            " select id, %s, 'owner' from organizations where slug = 'local'",
             (alice,),
         )
         conn.execute(

@@ -30,9 +30,8 @@ def _one(conn: psycopg.Connection[Any], sql: str, params: Any = None) -> Any:
 def _world(url: str) -> dict[str, Any]:
     """Organisation 'local', project 'shop' with environment 'staging', a user and a run."""
     with psycopg.connect(url) as conn:
-        org = _one(
-            conn, "insert into organizations (name, slug) values ('L', 'local') returning id"
-        )
+        # the default organisation, created by the migrations (0033)
+        org = _one(conn, "select id from organizations where slug = 'local'")
         project = _one(
             conn,
             "insert into projects (organization_id, name, slug) values (%s, 'Shop', 'shop') "

@@ -14,3 +14,13 @@ def serve(migrated_db: str) -> Iterator[ServeHandle]:
     """A running ``serve`` on a free port, in front of a fresh migrated database."""
     with serving(migrated_db) as handle:
         yield handle
+
+
+@pytest.fixture
+def no_default_org(serve: ServeHandle) -> None:
+    """Without the default organisation `local` (migration 0033): for the REST contract
+    tests that use ``organizations`` as a plain table and expect it to start empty."""
+    import psycopg
+
+    with psycopg.connect(serve.db_url) as conn:
+        conn.execute("delete from public.organizations where slug = 'local'")

@@ -10,6 +10,9 @@ from supabase import AsyncClient
 from support_rest import organization, project, service_client
 from support_serve import ServeHandle
 
+# organizations is used as a plain table here: start without the default `local`
+pytestmark = pytest.mark.usefixtures("no_default_org")
+
 
 async def _projects(serve: ServeHandle) -> tuple[AsyncClient, str]:
     service = await service_client(serve)

@@ -10,6 +10,9 @@ from postgrest.exceptions import APIError
 from support_rest import new_user, organization, project, run, service_client, signed_in
 from support_serve import ServeHandle
 
+# organizations is used as a plain table here: start without the default `local`
+pytestmark = pytest.mark.usefixtures("no_default_org")
+
 
 async def test_run_functions_with_the_service_key(serve: ServeHandle) -> None:
     """init_run_context returns a scalar, record_results an integer, finish_run nothing (204)."""

@@ -10,6 +10,9 @@ from postgrest.types import ReturnMethod
 from support_rest import organization, service_client
 from support_serve import ServeHandle
 
+# organizations is used as a plain table here: start without the default `local`
+pytestmark = pytest.mark.usefixtures("no_default_org")
+
 
 async def test_insert_single_and_bulk_return_the_rows(serve: ServeHandle) -> None:
     """insert() returns the new rows with their defaults; a list inserts them all."""
