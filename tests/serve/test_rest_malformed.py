@@ -8,6 +8,9 @@ among well-formed ones, and sends them to a live ``serve``.
 
 from __future__ import annotations
 
+import json
+import socket
+
 import httpx
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
@@ -140,3 +143,21 @@ def test_percent_alias_reads_the_rows(http: httpx.Client) -> None:
     response = http.get(httpx.URL("/rest/v1/organizations?select=a%25s:slug&slug=eq.local"))
     assert response.status_code == 200, response.text
     assert response.json() == [{"a%s": "local"}]
+
+
+def test_an_over_long_query_string_is_414_postgrest_json(serve: ServeHandle) -> None:
+    """A query string over 64 KiB (longer than httpx will send) is 414 with PostgREST's JSON."""
+    host, port = serve.url.removeprefix("http://").split(":")
+    head = (
+        f"GET /rest/v1/organizations?select={'a' * 70_000} HTTP/1.1\r\nHost: {host}\r\n"
+        f"apikey: {serve.service_role_key}\r\nConnection: close\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(head.encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.split()[1] == b"414", status_line
+    body = json.loads(rest.partition(b"\r\n\r\n")[2])
+    assert set(body) == SHAPE and body["code"] == "PGRST100"
