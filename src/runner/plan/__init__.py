@@ -1,1 +1,1 @@
-"""Planning: a suite becomes a dependency graph and a run order, or an error before anything runs."""
+"""Planning: a suite becomes a dependency graph and a run order, or an error before it runs."""

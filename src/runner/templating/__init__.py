@@ -1,1 +1,1 @@
-"""The one template grammar: rendering requests, and the references plan and capture read from it."""
+"""The one template grammar: requests rendered, and the references plan and capture read."""
