@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from runner.cli.tuning import paused_gc
 from runner.models import Suite, TestSpec
 from runner.plan.edges import EDGE_ATTRS, EdgeBuilder
 from runner.plan.order import topological
@@ -119,24 +118,23 @@ def build_plan(loaded: LoadedSuite, *, tags: Sequence[str] = (), tests: Sequence
     tests with any of ``tags`` and the ones named in ``tests`` are, together with
     everything they depend on, directly or not.
     """
-    with paused_gc():
-        builder = EdgeBuilder(loaded)
-        builder.scan()
-        specs = loaded.suite.tests
-        planned = [i for i, test in enumerate(specs) if test.enabled]
-        order = topological(builder, planned)  # the whole suite: a cycle anywhere is an error
-        if tags or tests:
-            planned = closure(builder, selected(builder, tags, tests))
-            order = topological(builder, planned)
-        pred = {
-            specs[test].id: {
-                specs[dep].id: EDGE_ATTRS[code] for dep, code in builder.incoming[test].items()
-            }
-            for test in planned
+    builder = EdgeBuilder(loaded)
+    builder.scan()
+    specs = loaded.suite.tests
+    planned = [i for i, test in enumerate(specs) if test.enabled]
+    order = topological(builder, planned)  # the whole suite: a cycle anywhere is an error
+    if tags or tests:
+        planned = closure(builder, selected(builder, tags, tests))
+        order = topological(builder, planned)
+    pred = {
+        specs[test].id: {
+            specs[dep].id: EDGE_ATTRS[code] for dep, code in builder.incoming[test].items()
         }
-        return Plan(
-            loaded=loaded,
-            order=tuple(specs[i].id for i in order),
-            file_index=builder.index,
-            pred=pred,
-        )
+        for test in planned
+    }
+    return Plan(
+        loaded=loaded,
+        order=tuple(specs[i].id for i in order),
+        file_index=builder.index,
+        pred=pred,
+    )
