@@ -63,6 +63,13 @@ def test_plain_paths_agree_with_jsonpath_ng() -> None:
         assert find(path, BODY) == [m.value for m in parse(path).find(BODY)]
 
 
+def test_escapes_in_quoted_keys_are_read_as_jsonpath_ng_reads_them() -> None:
+    """A backslash in a quoted key is an escape (jsonpath-ng's reading), not a literal."""
+    body = {"a\\nb": "literal", "anb": "escaped", "it's": 1}
+    assert find("$['a\\nb']", body) == ["escaped"]
+    assert find("$['it\\'s']", body) == [1]
+
+
 def test_header_cookie_status_and_regex_captures() -> None:
     """Headers and cookies by name, the status code, regex groups by number or name."""
     response = view(

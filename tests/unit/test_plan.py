@@ -6,13 +6,11 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import pytest
 
 from runner.errors import PlanError, SuiteError
 from runner.models import Suite
-from runner.plan import graph as plan_module
-from runner.plan.graph import Plan, Reference, build_plan, template_references
+from runner.plan.graph import Plan, build_plan
 from runner.suite.load import load_suite, loaded_from_suite
 
 
@@ -30,90 +28,6 @@ def plan_error(tmp_path: Path, text: str, **selection: Any) -> PlanError:
 
 def edges(plan: Plan) -> set[tuple[str, str, str, bool]]:
     return {(u, v, d["type"], d["inferred"]) for u, v, d in plan.graph.edges(data=True)}
-
-
-def ref(kind: str, name: str, attr: str | None = None) -> Reference:
-    return Reference(kind, name, attr)  # type: ignore[arg-type]
-
-
-# ------------------------------------------------------------ template refs
-
-
-@pytest.mark.parametrize(
-    ("template", "expected"),
-    [
-        ("/plain/url", set()),
-        ('{"json": "text with {braces}"}', set()),
-        ("{{ captured_data.login.token }}", {ref("captured_data", "login", "token")}),
-        ("{{ captured_data['login']['token'] }}", {ref("captured_data", "login", "token")}),
-        ('{{ captured_data["login"].token }}', {ref("captured_data", "login", "token")}),
-        ("{{ captured_data.login }}", {ref("captured_data", "login")}),
-        ("{{ captured_data.login.items[0].id }}", {ref("captured_data", "login")}),
-        ("{{ captured_data.login['items'][0] }}", {ref("captured_data", "login", "items")}),
-        ("{{ captured_data.login.get('token') }}", {ref("captured_data", "login")}),
-        ("{{ captured_data.login.token | upper }}", {ref("captured_data", "login", "token")}),
-        ("{{ captured_data.login.token.upper() }}", {ref("captured_data", "login", "token")}),
-        ("Bearer {{ shared_auth_tokens.user }}", {ref("shared_auth_tokens", "user")}),
-        ("{{ shared_auth_tokens['admin'] }}", {ref("shared_auth_tokens", "admin")}),
-        ("{{ shared_variables.price }}", {ref("shared_variables", "price")}),
-        ("{{ captured_data[row.test].id }}", set()),
-        ("{{ captured_data }}", set()),
-        ("{{ env.base }}/{{ row.id }}/{{ secrets.key }}/{{ uuid() }}", set()),
-        (
-            "{% for x in captured_data.cart.lines %}{{ x }}{% endfor %}",
-            {ref("captured_data", "cart", "lines")},
-        ),
-        (
-            "{{ captured_data.a.x }}-{{ captured_data.b.y }}{# {{ captured_data.c.z }} #}",
-            {ref("captured_data", "a", "x"), ref("captured_data", "b", "y")},
-        ),
-        ("{{- captured_data.a.x -}}", {ref("captured_data", "a", "x")}),
-        (
-            "{{ captured_data.a.x if true else shared_variables.v }}",
-            {
-                ref("captured_data", "a", "x"),
-                ref("shared_variables", "v"),
-            },
-        ),
-    ],
-)
-def test_template_references_reads_every_form(template: str, expected: set[Reference]) -> None:
-    """Attribute, subscript, bare, filtered, called and statement forms are all found."""
-    assert template_references(template) == expected
-
-
-def test_template_references_raises_on_bad_syntax() -> None:
-    """A broken template raises jinja2's syntax error."""
-    with pytest.raises(jinja2.TemplateSyntaxError):
-        template_references("{{ captured_data.login.token ")
-
-
-@pytest.mark.parametrize(
-    "template",
-    [
-        "{{ captured_data.login.token }}",
-        "/a/{{ captured_data['x'][\"y\"] }}/b/{{ shared_auth_tokens.u }}",
-        "{{ captured_data . login . token }}",
-        "{{ captured_data.login[0] }}",
-        "{{ captured_data[0].x }}",
-        "{{ captured_data.items }}",
-        "{{ captured_data.login.keys }}",
-        "{{ shared_variables.a.b.c }}",
-        "{{ row.x }} {{ env.y }}",
-        "}} {{ captured_data.a }} }}",
-    ],
-)
-def test_fast_reading_agrees_with_jinja(template: str) -> None:
-    """The regex reading of simple templates gives what the jinja2 AST gives."""
-    fast = plan_module._simple_references(template)
-    assert fast is not None
-    assert fast == plan_module._parsed_references(template)
-
-
-def test_fast_reading_defers_anything_else() -> None:
-    """Statements, comments, calls and unclosed blocks go to jinja2."""
-    for template in ["{% if x %}{% endif %}", "{# c #}", "{{ f() }}", "{{ a", "{{ 'a}}b' }}"]:
-        assert plan_module._simple_references(template) is None
 
 
 # ---------------------------------------------------------------- inference

@@ -55,8 +55,11 @@ def test_plain_lookups_and_jinja_agree() -> None:
         "u/{{ captured_data.login.profile.name }}/{{ env.page_size }}",
         "{{ shared_variables.tags[0] }}",
         "{{ shared_auth_tokens['main'] }}",
+        "{{captured_data . login [ 'profile' ] . name}}",
+        "{{ captured_data.login['profile'] }}-{{ shared_variables.tags[1] }}",
     ):
         plain = renderer.text(source, ctx, "f")
+        assert renderer._plain[source] is not None  # the fast path was taken
         jinja = renderer._render_jinja(source, ctx, "f")
         assert plain == jinja and type(plain) is type(jinja)
 

@@ -1,8 +1,9 @@
 """Takes values out of a response: JSON (JSONPath), headers, cookies, status, regex.
 
-JSONPath expressions are parsed once per run. Plain paths (``$.a.b[0]``) are walked
-directly, because jsonpath-ng costs a parse and a chain of objects per lookup;
-anything richer (wildcards, filters, slices) goes to jsonpath-ng's extended parser.
+JSONPath expressions are parsed once per run. Plain paths (``$.a.b[0]``, read by the
+template grammar's ``path_keys``) are walked directly, because jsonpath-ng costs a
+parse and a chain of objects per lookup; anything richer (wildcards, filters, slices)
+goes to jsonpath-ng's extended parser.
 """
 
 from __future__ import annotations
@@ -15,12 +16,9 @@ from typing import Any
 import httpx
 
 from runner.models import CaptureSpec
+from runner.templating.refs import Key, path_keys
 
-_SIMPLE_PATH = re.compile(r"\$(?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\]|\['[^'\]]*'\]|\[\"[^\"\]]*\"\])*")
-_STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\['([^'\]]*)'\]|\[\"([^\"\]]*)\"\]")
-_NO_MATCH: list[Any] = []
-
-_simple_cache: dict[str, tuple[str | int, ...] | None] = {}
+_simple_cache: dict[str, tuple[Key, ...] | None] = {}
 _parsed_cache: dict[str, Any] = {}
 
 
@@ -105,23 +103,12 @@ NOT_JSON: Any = _NOT_JSON
 """Marker for a body that is empty or not JSON."""
 
 
-def _simple_steps(path: str) -> tuple[str | int, ...] | None:
+def _simple_steps(path: str) -> tuple[Key, ...] | None:
     try:
         return _simple_cache[path]
     except KeyError:
-        pass
-    steps: tuple[str | int, ...] | None = None
-    if _SIMPLE_PATH.fullmatch(path):
-        found: list[str | int] = []
-        for m in _STEP.finditer(path, 1):
-            name, index, single, double = m.groups()
-            if index is not None:
-                found.append(int(index))
-            else:
-                found.append(name if name is not None else single if single is not None else double)
-        steps = tuple(found)
-    _simple_cache[path] = steps
-    return steps
+        steps = _simple_cache[path] = path_keys(path)
+        return steps
 
 
 def _parsed(path: str) -> Any:

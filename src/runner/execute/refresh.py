@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from runner.models import Suite, TestSpec, TokenRefresh
-from runner.plan.graph import template_references
+from runner.templating.refs import state_uses
 
 Rerun = Callable[[TestSpec, str], Awaitable[bool]]
 """Runs the producer under a result key and says whether it passed (and republished)."""
@@ -52,9 +52,9 @@ class TokenKeeper:
         if found is None:
             names: set[str] = set()
             for text in _strings((spec.request.model_dump(by_alias=True), self._defaults)):
-                for ref in template_references(text):
-                    if ref.kind == "shared_auth_tokens" and ref.name in self.policies:
-                        names.add(ref.name)
+                for kind, name, _ in state_uses(text):
+                    if kind == "shared_auth_tokens" and name in self.policies:
+                        names.add(name)
             found = tuple(n for n in sorted(names) if self.policies[n][0].id != spec.id)
             self._uses[spec.id] = found
         return found

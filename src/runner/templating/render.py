@@ -9,7 +9,6 @@ markers are never touched, because rendering sits on every test's path.
 from __future__ import annotations
 
 import random
-import re
 import string
 import time
 import uuid
@@ -25,6 +24,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing
 
 from runner.models import RequestSpec
+from runner.templating.refs import Reference, has_template, lone_expression, split_template
 
 CONTEXT_NAMES = (
     "env",
@@ -35,24 +35,8 @@ CONTEXT_NAMES = (
     "row",
 )
 
-_ONE_EXPRESSION = re.compile(r"\{\{-?(.*?)-?\}\}", re.DOTALL)
-_MARKERS = ("{{", "{%", "{#")
-
-# Most templates are text plus ``{{ name.key['key'][0] }}`` lookups. Those are read
-# with these patterns and resolved with plain dict/list indexing: compiling one
-# jinja2 template costs ~300 µs, and suites have one distinct URL per chain. Anything
-# else, and any lookup that does not resolve plainly, goes through jinja2.
-_BLOCK = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
-_CHAIN = re.compile(
-    r"\s*([A-Za-z_]\w*)((?:\s*(?:\.[A-Za-z_]\w*|\[\s*(?:'[^'\\]*'|\"[^\"\\]*\"|\d+)\s*\]))*)\s*",
-    re.ASCII,
-)
-_ACCESS = re.compile(r"\.([A-Za-z_]\w*)|\[\s*(?:'([^'\\]*)'|\"([^\"\\]*)\"|(\d+))\s*\]", re.ASCII)
-# jinja2 resolves ``mapping.items`` to the method, not the key: leave those to it
-_DICT_ATTRIBUTES = frozenset(dir(dict))
 _MISS: Any = object()
-
-Lookup = tuple[str, tuple[str | int, ...]]
+Parts = tuple[str | Reference, ...]
 
 
 class TemplateError(Exception):
@@ -94,11 +78,6 @@ class _Undefined(StrictUndefined):
             )
 
 
-def has_template(text: str) -> bool:
-    """True when a string contains jinja2 markers and must be rendered."""
-    return "{" in text and any(m in text for m in _MARKERS)
-
-
 def missing_path(exc: MissingNameError, context: Mapping[str, Any]) -> str:
     """The dotted name that was missing, found by identity in the render context."""
     name = str(exc.name)
@@ -132,7 +111,8 @@ class Renderer:
             random_string=self._random_string,
         )
         self._env = env
-        self._plain: dict[str, tuple[tuple[str | Lookup, ...], bool] | None] = {}
+        # the fast path (text and plain lookups, see refs.split_template) by source
+        self._plain: dict[str, tuple[Parts, bool] | None] = {}
         self._jinja: dict[str, tuple[bool, Callable[..., Any]]] = {}
 
     # ---------------------------------------------------------------- helpers
@@ -153,12 +133,11 @@ class Renderer:
         if hit is not None:
             return hit
         try:
-            match = _ONE_EXPRESSION.fullmatch(source)
-            inner = match.group(1) if match else None
-            if inner is not None and not any(m in inner for m in ("{{", "}}", "{%", "{#")):
+            expression = lone_expression(source)
+            if expression is not None:
                 compiled: tuple[bool, Callable[..., Any]] = (
                     True,
-                    self._env.compile_expression(inner.strip(), undefined_to_none=False),
+                    self._env.compile_expression(expression, undefined_to_none=False),
                 )
             else:
                 compiled = (False, self._env.from_string(source).render)
@@ -174,7 +153,8 @@ class Renderer:
         try:
             plain = self._plain[source]
         except KeyError:
-            plain = self._plain[source] = _plain_template(source)
+            parts = split_template(source)
+            plain = self._plain[source] = None if parts is None else (parts, len(parts) == 1)
         if plain is not None:
             parts, native = plain
             if native:
@@ -259,41 +239,14 @@ class Renderer:
         return RenderedRequest(spec.method, url, params, headers, json_body, form, body)
 
 
-def _plain_template(source: str) -> tuple[tuple[str | Lookup, ...], bool] | None:
-    """Text and simple lookups, and whether it is one lookup alone; None otherwise."""
-    if "{%" in source or "{#" in source:
-        return None
-    parts: list[str | Lookup] = []
-    end = 0
-    for block in _BLOCK.finditer(source):
-        if block.start() > end:
-            parts.append(source[end : block.start()])
-        chain = _CHAIN.fullmatch(block.group(1))
-        if chain is None:
-            return None
-        keys: list[str | int] = []
-        for access in _ACCESS.finditer(chain.group(2)):
-            attr, single, double, index = access.groups()
-            if attr is not None:
-                if attr in _DICT_ATTRIBUTES:
-                    return None
-                keys.append(attr)
-            elif index is not None:
-                keys.append(int(index))
-            else:
-                keys.append(single if single is not None else double)
-        parts.append((chain.group(1), tuple(keys)))
-        end = block.end()
-    if not parts or "{{" in source[end:]:
-        return None  # no block, or an unclosed one: jinja2 words the error
-    if end < len(source):
-        parts.append(source[end:])
-    return tuple(parts), len(parts) == 1
+def _lookup(reference: Reference, context: Mapping[str, Any]) -> Any:
+    """The value at ``root.key[...]``, or ``_MISS`` when any step does not resolve.
 
-
-def _lookup(lookup: Lookup, context: Mapping[str, Any]) -> Any:
-    """The value at ``root.key[...]``, or ``_MISS`` when any step does not resolve."""
-    root, keys = lookup
+    Plain dict and list indexing gives what jinja2 gives for these (its sandbox tries
+    the key of a dict once the attribute is not there, and ``.items`` and the like never
+    get here); anything else is left to jinja2.
+    """
+    root, keys = reference
     value = context.get(root, _MISS)
     for key in keys:
         kind = type(value)
@@ -308,7 +261,7 @@ def _lookup(lookup: Lookup, context: Mapping[str, Any]) -> Any:
     return value
 
 
-def _join(parts: tuple[str | Lookup, ...], context: Mapping[str, Any]) -> str | None:
+def _join(parts: Parts, context: Mapping[str, Any]) -> str | None:
     out: list[str] = []
     for part in parts:
         if type(part) is str:
