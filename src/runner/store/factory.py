@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from runner.settings import Settings
 from runner.store.base import NullStore, Store
+from runner.store.heartbeat import interval_for, reap_quietly
 
 
 @asynccontextmanager
@@ -20,6 +21,7 @@ async def open_store(settings: Settings, *, no_store: bool = False) -> AsyncIter
         return
     if settings.store == "supabase":
         async with _supabase_store(settings) as store:
+            await reap_quietly(store, settings.stale_run_s)  # runs whose runner died
             yield store
         return
     from runner.db.connect import resolve_target
@@ -38,7 +40,9 @@ async def open_store(settings: Settings, *, no_store: bool = False) -> AsyncIter
         project=settings.project,
         spill_dir=settings.data_dir / "spill",
         cipher=box_from_settings(settings),
+        heartbeat_s=interval_for(settings.stale_run_s),
     ) as store:
+        await reap_quietly(store, settings.stale_run_s)  # runs whose runner died
         yield store
 
 
@@ -62,5 +66,6 @@ async def _supabase_store(settings: Settings) -> AsyncIterator[Store]:
         project=settings.project,
         spill_dir=settings.data_dir / "spill",
         cipher=box_from_settings(settings),
+        heartbeat_s=interval_for(settings.stale_run_s),
     ) as store:
         yield store
