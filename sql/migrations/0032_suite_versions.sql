@@ -34,6 +34,7 @@ create table public.suite_versions (
     source_path text,
     case_ids uuid[] not null default '{}',
     created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now(),
     constraint suite_versions_suite_fkey foreign key (project_id, suite_id)
         references public.test_suites (project_id, id) on delete cascade,
     constraint suite_versions_suite_id_content_hash_key unique (suite_id, content_hash)
@@ -51,12 +52,15 @@ comment on column public.suite_versions.content_hash is
 comment on column public.suite_versions.source_path is 'File this version was loaded from, if any.';
 comment on column public.suite_versions.case_ids is 'The test cases (test_cases.id) of this version.';
 comment on column public.suite_versions.created_at is 'When a run first loaded this version.';
+comment on column public.suite_versions.updated_at is 'When it last changed (trigger-maintained).';
 create index suite_versions_organization_id_idx on public.suite_versions (organization_id);
 create index suite_versions_project_id_idx on public.suite_versions (project_id, suite_id);
 
 create trigger inherit_scope before insert or update of suite_id, project_id, organization_id
     on public.suite_versions
     for each row execute function private.inherit_scope('test_suites', 'suite_id', 'organization_id', 'project_id');
+create trigger set_updated_at before update on public.suite_versions
+    for each row when (old.* is distinct from new.*) execute function private.set_updated_at();
 
 revoke all on public.suite_versions from public, anon, authenticated, service_role;
 grant select, insert, update, delete on public.suite_versions to service_role;
@@ -461,8 +465,8 @@ begin
                'interrupted_reason', 'runner lost',
                'last_heartbeat_at', private.utc_iso(coalesce(t.heartbeat_at, t.started_at)))
      where t.status = 'running'
-       and pg_catalog.greatest(coalesce(t.heartbeat_at, t.started_at),
-                               pg_catalog.pg_postmaster_start_time())
+       and greatest(coalesce(t.heartbeat_at, t.started_at),
+                      pg_catalog.pg_postmaster_start_time())
            < pg_catalog.now() - pg_catalog.make_interval(secs => p_stale_after_s)
        and (v_system or t.organization_id in (select private.user_org_ids('editor')));
     get diagnostics v_count = row_count;

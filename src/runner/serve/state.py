@@ -75,7 +75,7 @@ class ServeState:
         while True:
             try:
                 await self.reap_stale_runs()
-            except Exception as exc:  # noqa: BLE001 -- a tick may fail; the next one retries
+            except Exception as exc:
                 logging.getLogger(__name__).debug("reaper tick failed: %s", exc)
             await asyncio.sleep(interval)
 

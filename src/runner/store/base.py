@@ -158,10 +158,6 @@ class Store(Protocol):
         """Rebuild the suite stored under ``name`` (or its slug)."""
         ...
 
-    async def reap_stale_runs(self, stale_after_s: float) -> int:
-        """Mark runs whose heartbeat is older than ``stale_after_s`` interrupted; how many."""
-        ...
-
 
 def quarantined_tests(store: Store) -> frozenset[str]:
     """Test ids whose failures must not fail the run, as ``store.start_run`` found them."""
@@ -248,6 +244,3 @@ class NullStore:
 
     async def load_suite(self, name: str) -> LoadedSuite:
         raise self._refuse(f"load stored suite {name!r}")
-
-    async def reap_stale_runs(self, stale_after_s: float) -> int:
-        return 0

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from runner.settings import Settings
 from runner.store.base import NullStore, Store
 from runner.store.heartbeat import interval_for, reap_quietly
+
+if TYPE_CHECKING:
+    from runner.store.supabase import SupabaseStore
 
 
 @asynccontextmanager
@@ -47,7 +51,7 @@ async def open_store(settings: Settings, *, no_store: bool = False) -> AsyncIter
 
 
 @asynccontextmanager
-async def _supabase_store(settings: Settings) -> AsyncIterator[Store]:
+async def _supabase_store(settings: Settings) -> AsyncIterator[SupabaseStore]:
     """RUNNER_STORE=supabase: everything through SUPABASE_URL and SUPABASE_KEY (RPC)."""
     from runner.errors import ConfigError
     from runner.secrets.crypto import box_from_settings

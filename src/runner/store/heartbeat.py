@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from runner.db.connect import Target
     from runner.db.identity import Identity
-    from runner.store.base import Store
+    from runner.store.capabilities import StoredCapabilities
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class Heartbeat:
                 self.beats += 1
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 -- an outage must not reach the run
+            except Exception as exc:
                 log.debug("heartbeat skipped: %s", exc)
 
 
@@ -141,7 +141,7 @@ def rpc_heartbeat(
     return Heartbeat(lambda: rpc("run_heartbeat", {"p_run_id": run_id}), interval).start()
 
 
-async def reap_quietly(store: Store, stale_after_s: float) -> int:
+async def reap_quietly(store: StoredCapabilities, stale_after_s: float) -> int:
     """Mark runs silent for ``stale_after_s`` interrupted; 0 when the database refuses or fails.
 
     Housekeeping when a command opens its store: it must never stop the command.

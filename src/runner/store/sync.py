@@ -76,7 +76,9 @@ def content_hash(value: Any) -> str:
 
 def suite_settings(suite: Suite) -> dict[str, Any]:
     """Suite-level settings as stored in ``test_suites.settings`` (secrets as references)."""
-    data = suite.model_dump(mode="json", by_alias=True, exclude={"tests", "name", "id", "source_path"})
+    data = suite.model_dump(
+        mode="json", by_alias=True, exclude={"tests", "name", "id", "source_path"}
+    )
     return {k: v for k, v in data.items() if v not in (None, [], {}, ())}
 
 
