@@ -221,6 +221,10 @@ def seed(url: str) -> World:
             "values (%s, repeat('a', 64), array[%s, %s, %s]::uuid[]) returning id",
             (r["suite"], r["login"], r["catalog"], r["cart"]),
         )
+        cur.execute(
+            "update test_suites set current_version_id = %s where id = %s",
+            (r["suite_version"], r["suite"]),
+        )
         r["dependency"] = _one(
             cur,
             "insert into test_dependencies (test_case_id, depends_on_test_case_id, dependency_type)"

@@ -52,6 +52,10 @@ class Heartbeat:
         self.interval = interval
         self.beats = 0
         """Beats that reached the database (for tests and diagnostics)."""
+        self.failures = 0
+        """Beats that failed and were skipped."""
+        self.changed = asyncio.Condition()
+        """Notified after every beat, successful or not (tests wait on it)."""
         self._beat = beat
         self._close = close
         self._stopped = asyncio.Event()
@@ -86,8 +90,16 @@ class Heartbeat:
                 self.beats += 1
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # an outage must not reach the run
+                self.failures += 1
                 log.debug("heartbeat skipped: %s", exc)
+            async with self.changed:
+                self.changed.notify_all()
+
+    async def wait_for(self, predicate: Callable[[Heartbeat], bool]) -> None:
+        """Wait until ``predicate(self)`` holds after a beat (bound it with ``asyncio.timeout``)."""
+        async with self.changed:
+            await self.changed.wait_for(lambda: predicate(self))
 
 
 async def stop(heartbeat: Heartbeat | None) -> None:
