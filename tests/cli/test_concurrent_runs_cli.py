@@ -245,3 +245,60 @@ def test_killed_run_is_reaped_when_the_next_command_opens_the_store(
         "interrupted"
     )
     assert _one(migrated_db, "select status from test_runs where suite_name = 'other'") == "passed"
+
+
+def _small(path: Path, part: str, base_url: str) -> Path:
+    path.write_text(
+        f"name: shop\nbase_url: {base_url}\ntests:\n"
+        f"  - {{id: t1, request: {{url: /{part}/1}}}}\n"
+        f"  - {{id: {part}2, request: {{url: /{part}/2}}}}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_suite_id_flag_joins_the_suite_of_another_file(
+    migrated_db: str, tmp_path: Path, target: Target
+) -> None:
+    """`--suite-id shop` records b.yaml into the suite a.yaml made, sharing t1's history."""
+    a = _small(tmp_path / "a.yaml", "a", target.url)
+    b = _small(tmp_path / "b.yaml", "b", target.url)
+    env = _env(migrated_db, tmp_path / ".runner")
+    for args in ([str(a)], [str(b), "--suite-id", "shop"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "runner", "run-suite", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "separate suite" not in done.stdout
+    with psycopg.connect(migrated_db) as conn:
+        suites = conn.execute("select count(distinct suite_id) from test_runs").fetchone()
+        t1 = conn.execute(
+            "select count(distinct test_case_id) from test_results where test_key = 't1'"
+        ).fetchone()
+    assert suites == (1,) and t1 == (1,)
+
+
+def test_bad_suite_id_is_one_line_and_exit_2(
+    migrated_db: str, tmp_path: Path, target: Target
+) -> None:
+    """An id that is not a slug is refused before anything runs or is recorded."""
+    a = _small(tmp_path / "a.yaml", "a", target.url)
+    done = subprocess.run(
+        [sys.executable, "-m", "runner", "run-suite", str(a), "--suite-id", "Not A Slug"],
+        cwd=tmp_path,
+        env=_env(migrated_db, tmp_path / ".runner"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.strip().startswith("error: --suite-id 'Not A Slug'")
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert _one(migrated_db, "select count(*) from test_runs") == 0
