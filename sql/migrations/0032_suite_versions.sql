@@ -178,15 +178,23 @@ begin
     -- identity: a declared id is the slug, whatever the file; without one, the first
     -- file recorded under a name owns it and another file gets its own suite
     if not coalesce((v_suite ->> 'declared')::boolean, false) then
-        insert into public.test_suites as s
-               (project_id, name, slug, description, source_path, source_key, settings, content_hash)
-        values (v_project_id, v_suite ->> 'name', v_slug, v_suite ->> 'description',
-                v_suite ->> 'source_path', v_key, coalesce(v_suite -> 'settings', '{}'::jsonb),
-                v_suite ->> 'content_hash')
-        on conflict (project_id, slug) do nothing;
         select s.source_key into v_stored_key
           from public.test_suites as s
          where s.project_id = v_project_id and s.slug = v_slug;
+        if not found then
+            -- first come, first served: a concurrent first run of another file waits
+            -- here and then finds this one's key
+            insert into public.test_suites as s
+                   (project_id, name, slug, description, source_path, source_key, settings,
+                    content_hash)
+            values (v_project_id, v_suite ->> 'name', v_slug, v_suite ->> 'description',
+                    v_suite ->> 'source_path', v_key, coalesce(v_suite -> 'settings', '{}'::jsonb),
+                    v_suite ->> 'content_hash')
+            on conflict (project_id, slug) do nothing;
+            select s.source_key into v_stored_key
+              from public.test_suites as s
+             where s.project_id = v_project_id and s.slug = v_slug;
+        end if;
         if v_key is not null and v_stored_key is not null and v_stored_key <> v_key
            and v_suite ->> 'alternate_slug' is not null then
             v_separate_from := v_stored_key;
