@@ -18,6 +18,7 @@ from runner.models import RunStatus
 from runner.store.base import RunInfo
 from runner.store.heartbeat import interval_for, postgres_heartbeat, reap_quietly
 from runner.store.postgres import PostgresStore
+from runner.store.supabase import SupabaseStore
 from runner.suite.load import load_suite_text
 from support import free_port
 from support_serve import serving
@@ -53,6 +54,24 @@ async def test_an_open_run_beats_until_the_store_closes(migrated_db: str, tmp_pa
         await store.finish_run(RunStatus.PASSED)
     assert store.heartbeat.beats >= 2
     assert store.heartbeat._task is None  # stopped with the store
+
+
+async def test_supabase_store_beats_over_rpc(migrated_db: str, tmp_path: Path) -> None:
+    """SupabaseStore beats through public.run_heartbeat by RPC while its run is open."""
+    with serving(migrated_db) as handle:
+        store = SupabaseStore(
+            handle.url, handle.service_role_key, spill_dir=tmp_path, heartbeat_s=0.1
+        )
+        async with store:
+            run_id = await store.start_run(_info(tmp_path))
+            assert store.heartbeat is not None
+            async with asyncio.timeout(30):
+                await store.heartbeat.wait_for(lambda h: h.beats >= 1)
+            await store.finish_run(RunStatus.PASSED)
+    beat, started = _row(
+        migrated_db, "select heartbeat_at, started_at from test_runs where id = %s", run_id
+    )
+    assert beat > started
 
 
 async def test_heartbeat_is_silent_through_an_outage() -> None:
