@@ -142,3 +142,22 @@ async def test_retention_prunes_versions_no_run_uses_then_cases_no_version_has(
     assert restored.inserted.get("test_cases") == 1
     assert restored.inserted.get("suite_versions") == 1
     assert _one(url, case, (first.case_ids["t2"],)) == 1
+
+
+def test_a_name_shared_by_two_suites_is_refused_and_their_slugs_are_not(
+    migrated_db: str, tmp_path: Path
+) -> None:
+    """Run by a name two files share, the stored suite is ambiguous; by slug it is not."""
+    from runner.errors import ConfigError
+    from runner.store.catalog import suite_from_stored
+
+    _start(migrated_db, _suite(tmp_path / "a.yaml", {"t1": "/a"}))
+    other = _start(migrated_db, _suite(tmp_path / "b.yaml", {"t1": "/b"}))
+    found = _one(migrated_db, "select public.stored_suite('Shop', null)")
+    with pytest.raises(ConfigError, match="stored as several suites"):
+        suite_from_stored("Shop", found)
+    assert other.suite_slug is not None
+    by_slug = _one(migrated_db, "select public.stored_suite(%s, null)", (other.suite_slug,))
+    loaded = suite_from_stored(other.suite_slug, by_slug)
+    assert loaded.suite.id == other.suite_slug
+    assert loaded.suite.tests[0].request.url == "/b"
