@@ -12,4 +12,11 @@ select 'metrics_daily', count(*)
   from private.retention_expired_daily_metrics(%(as_of)s, %(project_ids)s::uuid[])
 union all
 select 'metrics_monthly', count(*)
-  from private.retention_expired_monthly_metrics(%(as_of)s, %(project_ids)s::uuid[]);
+  from private.retention_expired_monthly_metrics(%(as_of)s, %(project_ids)s::uuid[])
+union all
+-- versions and cases as they stand now (the runs expiring above may free more)
+select 'versions', count(*)
+  from private.retention_unused_versions(%(as_of)s, %(project_ids)s::uuid[])
+union all
+select 'cases', count(*)
+  from private.retention_unused_cases(%(as_of)s, %(project_ids)s::uuid[]);

@@ -2,7 +2,7 @@
 -- replica for the transaction, so no trigger runs (history, counters and events are
 -- not counted twice) and updated_at stays as archived. Rows already present are left
 -- alone; a run whose project is gone is skipped; links to a since-deleted suite,
--- environment or user become null, as their ON DELETE SET NULL would have made them.
+-- environment, suite version or user become null, as their ON DELETE SET NULL would have made them.
 with input as (
     select x.value as v from jsonb_array_elements(%(rows)s::jsonb) as x
 ),
@@ -19,6 +19,9 @@ inserted as (
                                                     where e.id = (i.v ->> 'environment_id')::uuid
                                                       and e.project_id = (i.v ->> 'project_id')::uuid)
                                       then i.v -> 'environment_id' end,
+               'suite_version_id', case when exists (select 1 from public.suite_versions as sv
+                                                      where sv.id = (i.v ->> 'suite_version_id')::uuid)
+                                        then i.v -> 'suite_version_id' end,
                'created_by', case when exists (select 1 from public.users as u
                                                 where u.id = (i.v ->> 'created_by')::uuid)
                                   then i.v -> 'created_by' end)) as rec

@@ -92,6 +92,13 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("RUNNER_CONTEXT_TTL_HOURS"),
         description="Hours an execution context lives before cleanup removes it.",
     )
+    stale_run_s: float = Field(
+        default=60.0,
+        gt=0,
+        validation_alias=AliasChoices("RUNNER_STALE_RUN_S"),
+        description="Seconds without a heartbeat after which a running run is marked "
+        "interrupted (runner lost).",
+    )
     organization: str = Field(
         default="local",
         min_length=1,

@@ -39,6 +39,7 @@ TARGET_ROW = {
     "saved_searches": "saved_search",
     "projects": "project",
     "test_suites": "suite",
+    "suite_versions": "suite_version",
     "test_cases": "login",
     "api_endpoints": "endpoint",
     "test_dependencies": "dependency",
@@ -213,6 +214,16 @@ def seed(url: str) -> World:
             )
         cur.execute(
             "update test_cases set api_endpoint_id = %s where id = %s", (r["endpoint"], r["cart"])
+        )
+        r["suite_version"] = _one(
+            cur,
+            "insert into suite_versions (suite_id, content_hash, case_ids) "
+            "values (%s, repeat('a', 64), array[%s, %s, %s]::uuid[]) returning id",
+            (r["suite"], r["login"], r["catalog"], r["cart"]),
+        )
+        cur.execute(
+            "update test_suites set current_version_id = %s where id = %s",
+            (r["suite_version"], r["suite"]),
         )
         r["dependency"] = _one(
             cur,

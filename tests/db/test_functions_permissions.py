@@ -30,6 +30,7 @@ EXPECTED: dict[str, set[str]] = {
     "set_shared_variables": _EDITORS,
     "record_results": _EDITORS,
     "finish_run": _EDITORS,
+    "run_heartbeat": _EDITORS,
     "cleanup_expired_contexts": {"service_role"},
     "environment_secrets": _ADMINS,
 }
@@ -56,6 +57,7 @@ CALLS: dict[str, Callable[[World], tuple[str, tuple[Any, ...]]]] = {
     ),
     "record_results": lambda w: ("select public.record_results(%s, %s)", (w.run, _RESULT)),
     "finish_run": lambda w: ("select public.finish_run(%s, 'passed')", (w.run,)),
+    "run_heartbeat": lambda w: ("select public.run_heartbeat(%s)", (w.run,)),
     "cleanup_expired_contexts": lambda w: ("select public.cleanup_expired_contexts()", ()),
     "environment_secrets": lambda w: (
         "select * from public.environment_secrets(%s)",

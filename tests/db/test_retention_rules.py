@@ -187,6 +187,8 @@ async def test_dry_run_counts_and_changes_nothing(migrated_db: str, tmp_path: Pa
         "runs": 1,
         "metrics_daily": 0,
         "metrics_monthly": 0,
+        "versions": 0,
+        "cases": 0,
     }
     assert snapshot(migrated_db) == before
     assert files(tmp_path) == []

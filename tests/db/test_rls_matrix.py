@@ -37,6 +37,7 @@ user_preferences        -     -     -     -     -     -     -     SIUD  SIUD
 saved_searches          -     -     -     -     -     -     -     SIUD  SIUD
 projects                -     -     -     S     SIU   SIUD  SIUD  S     SIUD
 test_suites             -     -     -     S     SIUD  SIUD  SIUD  S     SIUD
+suite_versions          -     -     -     S     SI    SI    SI    S     SIUD
 test_cases              -     -     -     S     SIUD  SIUD  SIUD  S     SIUD
 api_endpoints           -     -     -     S     SIUD  SIUD  SIUD  S     SIUD
 test_dependencies       -     -     -     S     SIUD  SIUD  SIUD  S     SIUD
@@ -169,6 +170,14 @@ SPECS: dict[str, Spec] = {
             f"new-{_new()}",
         ),
         "name = 'Renamed'",
+    ),
+    "suite_versions": Spec(
+        lambda c, w, uid: _ins(
+            "insert into suite_versions (suite_id, content_hash) values (%s, md5(%s))",
+            w.suite,
+            _new(),
+        ),
+        "source_path = 'changed.yaml'",
     ),
     "test_cases": Spec(
         lambda c, w, uid: _ins(

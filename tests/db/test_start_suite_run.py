@@ -96,22 +96,28 @@ def test_unchanged_suite_is_not_rewritten(migrated_db: str) -> None:
     assert count(migrated_db, versions, (first.suite_id,)) == before
 
 
-def test_removed_case_and_edge_are_pruned(migrated_db: str) -> None:
-    """A test dropped from the suite disappears from test_cases and its edges with it."""
+def test_removed_case_stays_for_its_runs_and_leaves_the_current_version(migrated_db: str) -> None:
+    """A test dropped from the suite keeps its row (a run used it) but not its edges or version."""
     request = shop_request()
     first = call(migrated_db, request)
     dropped = request["cases"][-1]["stable_id"]
     request["cases"] = request["cases"][:-1]
     request["edges"] = [e for e in request["edges"] if dropped not in (e["dep"], e["test"])]
-    call(migrated_db, request)
-    assert (
-        count(
-            migrated_db,
-            "select count(*) from test_cases where suite_id = %s and stable_id = %s",
-            (first.suite_id, dropped),
-        )
-        == 0
+    second = call(migrated_db, request)
+    case_id = first.case_ids[dropped]
+    assert count(migrated_db, "select count(*) from test_cases where id = %s", (case_id,)) == 1
+    assert dropped not in second.case_ids
+    assert second.suite_version_id != first.suite_version_id
+    current = "select current_version_id::text from test_suites where id = %s"
+    assert count(migrated_db, current, (first.suite_id,)) == second.suite_version_id
+    in_version = "select %s::uuid = any (case_ids) from suite_versions where id = %s"
+    assert count(migrated_db, in_version, (case_id, first.suite_version_id)) is True
+    assert count(migrated_db, in_version, (case_id, second.suite_version_id)) is False
+    edges = (
+        "select count(*) from test_dependencies "
+        "where test_case_id = %s or depends_on_test_case_id = %s"
     )
+    assert count(migrated_db, edges, (case_id, case_id)) == 0
 
 
 def test_malformed_request_is_refused(migrated_db: str) -> None:

@@ -181,7 +181,7 @@ async def test_resync_of_unchanged_suite_writes_nothing(
 async def test_changed_test_is_updated_and_removed_test_pruned(
     migrated_db: str, tmp_path: Path, recorder: MakeStore
 ) -> None:
-    """A sync after editing the file updates the changed case and drops the removed one."""
+    """A sync after editing updates the changed case; the removed one leaves the version only."""
     text = """
 name: mini
 base_url: http://shop.test
@@ -203,9 +203,18 @@ tests:
     cases = rows(
         migrated_db,
         "select c.stable_id, c.definition->'checks'->'status' from test_cases c "
-        "join test_suites s on s.id = c.suite_id where s.name = 'mini'",
+        "join test_suites s on s.id = c.suite_id "
+        "join suite_versions v on v.id = s.current_version_id "
+        "where s.name = 'mini' and c.id = any (v.case_ids)",
     )
     assert cases == [("health", [200, 204])]
+    # the first run used health2: its case stays until retention finds it unused
+    kept = rows(
+        migrated_db,
+        "select count(*) from test_cases c join test_results r on r.test_case_id = c.id "
+        "where c.stable_id = 'health2'",
+    )
+    assert kept == [(1,)]
 
 
 async def test_failure_blocks_dependents_and_fails_the_run(

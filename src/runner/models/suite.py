@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 TEST_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
 """Test ids are identifiers so templates can say ``captured_data.login.token``."""
+SUITE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+"""A suite id is a slug: the key of the suite in its project (``test_suites.slug``)."""
 
 
 class Model(BaseModel):
@@ -312,6 +314,13 @@ class Suite(Model):
     """A whole suite as written in YAML/JSON or built in Python."""
 
     name: str = Field(min_length=1)
+    id: str | None = Field(
+        default=None,
+        pattern=SUITE_ID_PATTERN,
+        description="Identity of the suite in the database: files with the same id share one "
+        "suite and its history (lowercase letters, digits, - and _). Without it, a suite is "
+        "its name and its file.",
+    )
     description: str | None = None
     base_url: str | None = None
     default_env: str | None = None

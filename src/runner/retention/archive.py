@@ -22,6 +22,9 @@ FORMAT = "runner-retention-archive/1"
 
 # Parents before children: the order chunks' files are written and restored in.
 TABLE_ORDER = (
+    "test_cases",
+    "test_dependencies",
+    "suite_versions",
     "test_runs",
     "test_execution_context",
     "test_results",

@@ -1,7 +1,9 @@
-"""The five things retention removes, in the order it removes them.
+"""The seven things retention removes, in the order it removes them.
 
 Each phase names the SQL files that find, fetch and delete its rows (the rule itself
-is one SQL function per phase, in sql/migrations/0017_retention_functions.sql).
+is one SQL function per phase, in sql/migrations/0017_retention_functions.sql, and
+for the last two -- suite versions no run uses, then test cases no version has --
+in 0032_suite_versions.sql).
 """
 
 from __future__ import annotations
@@ -45,5 +47,7 @@ PHASES = (
         "daily performance metrics (rolled up into months)",
     ),
     Phase("metrics_monthly", "monthly_metrics", "performance_metrics_monthly", "monthly metrics"),
+    Phase("versions", "versions", "suite_versions", "suite versions neither current nor run"),
+    Phase("cases", "cases", "test_cases", "test cases in no suite version, without results"),
 )
 BY_NAME = {p.name: p for p in PHASES}

@@ -30,7 +30,10 @@ from runner.retention.archive import (
 from runner.retention.phases import PHASES
 
 BATCH_ROWS = 1000  # rows per INSERT: bounded statements whatever the chunk size
-PHASE_RANK = {name: i for i, name in enumerate(("runs", "contexts", "results"))}
+# what others refer to first: cases and versions (runs name them), runs, then below runs
+PHASE_RANK = {
+    name: i for i, name in enumerate(("cases", "versions", "runs", "contexts", "results"))
+}
 
 
 @dataclass
@@ -101,7 +104,7 @@ async def expand(archive: ArchiveStore, entries: list[str]) -> list[tuple[str, d
     # runs before what hangs below them; then by batch and sequence
     chunks.sort(
         key=lambda c: (
-            PHASE_RANK.get(c[1]["phase"], 3),
+            PHASE_RANK.get(c[1]["phase"], len(PHASE_RANK)),
             order.get(c[1]["phase"], 9),
             c[1]["batch"],
             c[1]["seq"],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -39,9 +41,14 @@ def create_app(state: ServeState) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await state.open()
         await realtime.start()
+        # runs whose runner died are marked interrupted while serve is up
+        reaper = asyncio.create_task(state.reap_periodically(), name="serve-reaper")
         try:
             yield
         finally:
+            reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reaper
             await realtime.stop()
             await state.close()
 

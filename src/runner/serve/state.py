@@ -27,6 +27,8 @@ class ServeState:
     public_url: str
     web_dir: Path | None = None
     pool_size: int = 10
+    stale_run_s: float = 60.0
+    """Runs silent this long are marked interrupted by the reaper task (RUNNER_STALE_RUN_S)."""
     _pool: AsyncConnectionPool[Any] | None = field(default=None, repr=False)
 
     @property
@@ -51,6 +53,31 @@ class ServeState:
         )
         await pool.open(wait=True, timeout=30)
         self._pool = pool
+
+    async def reap_stale_runs(self) -> int:
+        """Mark running runs whose heartbeat is older than ``stale_run_s`` interrupted."""
+        from runner.db.sqlfiles import query
+
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(query("reap_stale_runs"), {"stale_after_s": self.stale_run_s})
+            row = await cur.fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    async def reap_periodically(self) -> None:
+        """The reaper task of ``serve``: every half stale limit (at most 30 s), until cancelled.
+
+        A failure (the database restarting) is logged and retried at the next tick.
+        """
+        import asyncio
+        import logging
+
+        interval = max(0.1, min(30.0, self.stale_run_s / 2))
+        while True:
+            try:
+                await self.reap_stale_runs()
+            except Exception as exc:
+                logging.getLogger(__name__).debug("reaper tick failed: %s", exc)
+            await asyncio.sleep(interval)
 
     async def close(self) -> None:
         """Close the pool."""

@@ -214,3 +214,8 @@ class StoredCapabilities:
         args = {"p_name": name, "p_project": self._project()}
         found = await self._call("stored_suite", args, f"load stored suite {name!r}")
         return suite_from_stored(name, found if isinstance(found, dict) else {})
+
+    async def reap_stale_runs(self, stale_after_s: float) -> int:
+        """``public.reap_stale_runs``: runs silent too long become ``interrupted``."""
+        args = {"p_stale_after_s": stale_after_s}
+        return int(await self._call("reap_stale_runs", args, "reap stale runs") or 0)

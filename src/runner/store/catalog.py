@@ -28,6 +28,11 @@ def suite_from_stored(name: str, found: dict[str, Any]) -> LoadedSuite:
             f"suite name {name!r} is stored in several projects ({where}); "
             "set RUNNER_PROJECT to choose one"
         )
+    if len(matches) > 1:  # same-named suites of different files: each has its own slug
+        slugs = ", ".join(sorted(str(m.get("slug")) for m in matches))
+        raise ConfigError(
+            f"suite name {name!r} is stored as several suites ({slugs}); run one by its slug"
+        )
     source_path = stored.get("source_path")
     data: dict[str, Any] = {
         **(stored.get("settings") or {}),

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from runner.settings import Settings
 from runner.store.base import NullStore, Store
+from runner.store.heartbeat import interval_for, reap_quietly
+
+if TYPE_CHECKING:
+    from runner.store.supabase import SupabaseStore
 
 
 @asynccontextmanager
@@ -20,6 +25,7 @@ async def open_store(settings: Settings, *, no_store: bool = False) -> AsyncIter
         return
     if settings.store == "supabase":
         async with _supabase_store(settings) as store:
+            await reap_quietly(store, settings.stale_run_s)  # runs whose runner died
             yield store
         return
     from runner.db.connect import resolve_target
@@ -38,12 +44,14 @@ async def open_store(settings: Settings, *, no_store: bool = False) -> AsyncIter
         project=settings.project,
         spill_dir=settings.data_dir / "spill",
         cipher=box_from_settings(settings),
+        heartbeat_s=interval_for(settings.stale_run_s),
     ) as store:
+        await reap_quietly(store, settings.stale_run_s)  # runs whose runner died
         yield store
 
 
 @asynccontextmanager
-async def _supabase_store(settings: Settings) -> AsyncIterator[Store]:
+async def _supabase_store(settings: Settings) -> AsyncIterator[SupabaseStore]:
     """RUNNER_STORE=supabase: everything through SUPABASE_URL and SUPABASE_KEY (RPC)."""
     from runner.errors import ConfigError
     from runner.secrets.crypto import box_from_settings
@@ -62,5 +70,6 @@ async def _supabase_store(settings: Settings) -> AsyncIterator[Store]:
         project=settings.project,
         spill_dir=settings.data_dir / "spill",
         cipher=box_from_settings(settings),
+        heartbeat_s=interval_for(settings.stale_run_s),
     ) as store:
         yield store

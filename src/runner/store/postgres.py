@@ -24,11 +24,13 @@ from runner.secrets.crypto import SecretBox
 from runner.store.base import RunInfo
 from runner.store.calls import batch_calls
 from runner.store.capabilities import StoredCapabilities
+from runner.store.heartbeat import HEARTBEAT_S, Heartbeat, postgres_heartbeat
+from runner.store.heartbeat import stop as stop_heartbeat
 from runner.store.pgcall import call_function, call_statement
 from runner.store.queued import QueuedStore
 from runner.store.records import RotationReport
 from runner.store.sealing import USER_HINT
-from runner.store.sync import StartedRun, run_request
+from runner.store.sync import StartedRun, announce, run_request
 from runner.store.writer import BatchWriter, Op
 
 
@@ -48,8 +50,11 @@ class PostgresStore(StoredCapabilities, QueuedStore):
         spill_dir: Path = Path(".runner/spill"),
         max_batch: int = 500,
         cipher: SecretBox | None = None,
+        heartbeat_s: float = HEARTBEAT_S,
     ) -> None:
         self.target = target
+        self.heartbeat_s = heartbeat_s
+        self.heartbeat: Heartbeat | None = None
         self.cipher = cipher
         """Seals tokens and secret captures in the context; None: they are redacted."""
         self.identity = identity or Identity.service()
@@ -69,6 +74,7 @@ class PostgresStore(StoredCapabilities, QueuedStore):
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        await stop_heartbeat(self.heartbeat)
         if self.writer is not None:
             await self.writer.close()
         if self._conn is not None:
@@ -118,6 +124,10 @@ class PostgresStore(StoredCapabilities, QueuedStore):
                 f"cannot record the run: {describe(exc)}{self._refused(exc)}"
             ) from None
         started = StartedRun.from_json(row[0])
+        announce(started, info.suite)
+        self.heartbeat = postgres_heartbeat(
+            self.target, self.identity, started.run_id, self.heartbeat_s
+        )
         self.run_id = started.run_id
         self.case_ids = started.case_ids
         # quarantined tests run, but their failures do not fail the run

@@ -20,10 +20,12 @@ from runner.secrets.crypto import SecretBox
 from runner.store.base import RunInfo
 from runner.store.calls import batch_calls
 from runner.store.capabilities import StoredCapabilities
+from runner.store.heartbeat import HEARTBEAT_S, Heartbeat, rpc_heartbeat
+from runner.store.heartbeat import stop as stop_heartbeat
 from runner.store.queued import QueuedStore
 from runner.store.records import RotationReport
 from runner.store.supabase_client import describe, open_client
-from runner.store.sync import StartedRun, run_request
+from runner.store.sync import StartedRun, announce, run_request
 from runner.store.writer import BatchWriter, Op
 
 if TYPE_CHECKING:
@@ -48,7 +50,10 @@ class SupabaseStore(StoredCapabilities, QueuedStore):
         spill_dir: Path = Path(".runner/spill"),
         max_batch: int = 500,
         cipher: SecretBox | None = None,
+        heartbeat_s: float = HEARTBEAT_S,
     ) -> None:
+        self.heartbeat_s = heartbeat_s
+        self.heartbeat: Heartbeat | None = None
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"SUPABASE_URL must be an http(s) URL, got {url!r}")
         if not key:
@@ -78,6 +83,7 @@ class SupabaseStore(StoredCapabilities, QueuedStore):
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        await stop_heartbeat(self.heartbeat)
         if self.writer is not None:
             await self.writer.close()
         if self._client is not None:
@@ -128,6 +134,8 @@ class SupabaseStore(StoredCapabilities, QueuedStore):
         except Exception as exc:
             raise DatabaseError(f"cannot record the run: {describe(exc)}") from None
         started = StartedRun.from_json(data)
+        announce(started, info.suite)
+        self.heartbeat = rpc_heartbeat(self._rpc, started.run_id, self.heartbeat_s)
         self.run_id = started.run_id
         self.case_ids = started.case_ids
         self.quarantined = started.quarantined

@@ -35,6 +35,11 @@ def register(sub: Any) -> None:
     p.add_argument("--markdown", metavar="FILE", help="write a Markdown summary (CI job summary)")
     p.add_argument("--no-store", action="store_true", help="record nothing in the database")
     p.add_argument(
+        "--suite-id",
+        metavar="ID",
+        help="record as the suite with this id (as `id:` in the file): share its history",
+    )
+    p.add_argument(
         "--watch",
         action="store_true",
         help="show the run live as Realtime delivers it (needs SUPABASE_URL/KEY or serve)",
@@ -91,6 +96,23 @@ async def _load(settings: Settings, target: str) -> LoadedSuite:
     return load_suite(target, max_bytes=settings.max_suite_bytes)
 
 
+def _with_suite_id(loaded: LoadedSuite, suite_id: str | None) -> LoadedSuite:
+    """The suite with ``--suite-id`` as its ``id`` (validated like ``id:`` in a file)."""
+    if suite_id is None:
+        return loaded
+    import dataclasses
+    import re
+
+    from runner.errors import ConfigError
+    from runner.models.suite import SUITE_ID_PATTERN
+
+    if not re.fullmatch(SUITE_ID_PATTERN, suite_id):
+        raise ConfigError(
+            f"--suite-id {suite_id!r}: use lowercase letters, digits, - and _ (at most 63)"
+        )
+    return dataclasses.replace(loaded, suite=loaded.suite.model_copy(update={"id": suite_id}))
+
+
 async def _run(args: argparse.Namespace) -> int:
     import asyncio
     import sys
@@ -105,7 +127,7 @@ async def _run(args: argparse.Namespace) -> int:
         with sigterm_cancels_task() as termination, tuned_for_a_run():
             try:
                 with frozen_after():
-                    run.loaded = await _load(settings, args.suite)
+                    run.loaded = _with_suite_id(await _load(settings, args.suite), args.suite_id)
                 await run.execute()
             except asyncio.CancelledError:
                 run.cancel_watch()

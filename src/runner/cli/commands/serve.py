@@ -63,7 +63,13 @@ async def _serve(args: argparse.Namespace) -> int:
     url = f"http://{host}:{port}"
     env_file = settings.data_dir / "serve.env"
     write_env_file(env_file, url, keys)
-    state = ServeState(target=target, keys=keys, public_url=url, web_dir=settings.web_dir)
+    state = ServeState(
+        target=target,
+        keys=keys,
+        public_url=url,
+        web_dir=settings.web_dir,
+        stale_run_s=settings.stale_run_s,
+    )
     print(f"serving the local Supabase surface at {url}")
     print(f"  database          {target.display}")
     print(f"  anon key          {keys.anon_key}")
