@@ -18,8 +18,10 @@ because the database is unreachable is retried by the writer for up to
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,6 +52,27 @@ LEASE_TIMEOUT_S = 3.0
 """Longest one attempt waits for a connection from the pool (the writer then backs off)."""
 RECONNECT_S = 3.0
 """How long the pool keeps trying one replacement connection before a new attempt."""
+
+
+POOL_NAME = "runner-store"
+_returning: ContextVar[bool] = ContextVar("runner_store_returning", default=False)
+
+
+class _PoolNoise(logging.Filter):
+    """Drops the pool's warnings about our connections.
+
+    The writer says once that the database is unreachable, and again when it is
+    back; the pool would add a warning for each reconnection attempt and for each
+    broken connection handed back.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        ours = isinstance(args, tuple) and bool(args) and args[0] == POOL_NAME
+        return not (ours or _returning.get())
+
+
+logging.getLogger("psycopg.pool").addFilter(_PoolNoise())
 
 
 def is_outage(exc: BaseException) -> bool:
@@ -111,7 +134,7 @@ class PostgresStore(StoredCapabilities, QueuedStore):
             check=AsyncConnectionPool.check_connection,
             timeout=LEASE_TIMEOUT_S,
             reconnect_timeout=RECONNECT_S,
-            name="runner-store",
+            name=POOL_NAME,
         )
         await self._pool.open(wait=False)
         return self
@@ -156,7 +179,11 @@ class PostgresStore(StoredCapabilities, QueuedStore):
         if conn is None:
             return
         if self._pooled and self._pool is not None:
-            await self._pool.putconn(conn)  # a broken one is discarded and replaced
+            token = _returning.set(True)
+            try:
+                await self._pool.putconn(conn)  # a broken one is discarded and replaced
+            finally:
+                _returning.reset(token)
         else:
             await conn.close()
 

@@ -78,7 +78,7 @@ class BatchWriter:
     retry_delay: float = 0.2
     min_interval: float = 0.1
     outage_s: float = OUTAGE_S
-    max_delay: float = 5.0
+    max_delay: float = 2.0
     """Longest pause between two attempts (and between probes once the outage limit passed)."""
     is_outage: Callable[[BaseException], bool] = connection_lost
     _queue: list[Op] = field(default_factory=list)
@@ -88,6 +88,7 @@ class BatchWriter:
     _closing: bool = False
     _down_since: float | None = None
     _last_try: float = 0.0
+    _told: bool = False
     _in_spill: Counter[str] = field(default_factory=Counter)
     _lock: IO[str] | None = None
     _jitter: random.Random = field(default_factory=random.Random)
@@ -219,6 +220,7 @@ class BatchWriter:
         return min(delay, left)
 
     def _recovered(self) -> None:
+        self._told = False
         if self._down_since is not None:
             log.warning(
                 "database reachable again after %.1f s: recording goes on",
@@ -244,13 +246,15 @@ class BatchWriter:
         append_spill(self.spill_path, batch)
         self.spilled += len(batch)
         self._in_spill.update(kind for kind, _ in batch)
-        with contextlib.suppress(Exception):
-            log.error(
-                "database unavailable: %d operations kept in %s (%s)",
+        with contextlib.suppress(Exception):  # said once per outage, not once per batch
+            log.log(
+                logging.DEBUG if self._told else logging.ERROR,
+                "could not write %d operations, kept in %s (%s)",
                 len(batch),
                 self.spill_path,
                 self.last_error,
             )
+        self._told = True
 
 
 def batches(ops: Sequence[Op], max_batch: int) -> Iterator[list[Op]]:
