@@ -204,3 +204,27 @@ async def test_a_writer_keeps_its_spill_file_locked_until_released(tmp_path: Pat
     other = hold_spill_lock(spill)
     assert other is not None
     other.close()
+
+
+async def test_a_writer_cancelled_while_waiting_out_an_outage_keeps_everything(
+    tmp_path: Path,
+) -> None:
+    """Cancelled during the outage (a second Ctrl-C): the batch and the queue are spilled."""
+    failing = asyncio.Event()
+
+    async def flush(batch: Sequence[Op]) -> None:
+        failing.set()
+        raise ConnectionError("down")
+
+    spill = tmp_path / "run.jsonl"
+    writer = BatchWriter(flush, spill, max_batch=1, retry_delay=60)
+    writer.start()
+    writer.put("result", {"n": 1})
+    await asyncio.wait_for(failing.wait(), 10)
+    writer.put("result", {"n": 2})
+    assert writer._task is not None
+    writer._task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await writer._task
+    assert read_spill(spill) == [("result", {"n": 1}), ("result", {"n": 2})]
+    assert writer.unwritten() == {"result": 2}

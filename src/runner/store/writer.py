@@ -165,15 +165,25 @@ class BatchWriter:
             await self._write(batch)
 
     async def _write(self, batch: list[Op]) -> None:
+        try:
+            written = await self._try(batch)
+        except asyncio.CancelledError:
+            # stopped for good (a second Ctrl-C while waiting out an outage): keep this
+            # batch and everything queued after it
+            self._spill([*batch, *self._queue])
+            self._queue.clear()
+            raise
+        if not written:
+            self._spill(batch)
+
+    async def _try(self, batch: list[Op]) -> bool:
+        """Write ``batch`` (spilled operations first), retrying; False to spill it."""
         attempt = 0
         while not self._given_up() or self._probe_due():
             self._last_try = time.monotonic()
             try:
                 await self._replay_spilled()  # earlier operations first: order is kept
                 await self.flush(batch)
-            except asyncio.CancelledError:
-                self._spill(batch)
-                raise
             except Exception as exc:
                 delay = self._retry_in(exc, attempt, len(batch))
                 if delay is None:
@@ -183,8 +193,8 @@ class BatchWriter:
                 continue
             self.written += len(batch)
             self._recovered()
-            return
-        self._spill(batch)
+            return True
+        return False
 
     def _given_up(self) -> bool:
         """The database has been unreachable for longer than the outage limit."""
