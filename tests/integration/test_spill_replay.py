@@ -6,6 +6,7 @@ The replay goes through the store's own batch function, so it runs for both stor
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -219,3 +220,32 @@ def test_which_errors_are_outages() -> None:
     assert supabase_outage(APIError("57P01"))
     assert not supabase_outage(APIError("23503"))
     assert not supabase_outage(APIError("55000"))
+
+
+async def test_a_start_sent_twice_is_announced_once(migrated_db: str, tmp_path: Path) -> None:
+    """tests_started skips keys already running or recorded (0031): one event per test."""
+    run_id = await started_run(
+        lambda: PostgresStore(Target(migrated_db, embedded=True), spill_dir=tmp_path), tmp_path
+    )
+    with psycopg.connect(migrated_db, autocommit=True) as conn:
+        started = "select public.tests_started(%s, %s)"
+        counts = [
+            conn.execute(started, (run_id, ["login", "me"])).fetchone(),
+            conn.execute(started, (run_id, ["login", "me"])).fetchone(),  # the answer was lost
+        ]
+        conn.execute(
+            "select public.record_results(%s, %s::jsonb)",
+            (run_id, json.dumps([result("login")])),
+        )
+        counts.append(conn.execute(started, (run_id, ["login"])).fetchone())  # replayed later
+    assert counts == [(2,), (0,), (0,)]
+    assert rows(
+        migrated_db,
+        "select count(*) from realtime.messages where topic = %s and event = 'test_started'",
+        (f"run:{run_id}",),
+    ) == [(2,)]
+    assert rows(
+        migrated_db,
+        "select running_tests from test_execution_context where run_id = %s",
+        (run_id,),
+    ) == [(["me"],)]
