@@ -62,6 +62,13 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("RUNNER_USER_EMAIL"),
         description="With RUNNER_DATABASE_ROLE=authenticated: that user's email (JWT claim).",
     )
+    db_outage_s: float = Field(
+        default=300.0,
+        ge=0,
+        le=86_400,
+        validation_alias=AliasChoices("RUNNER_DB_OUTAGE_S"),
+        description="Seconds a batch is retried while the database is unreachable; then spilled.",
+    )
     concurrency: int = Field(
         default=8,
         ge=1,

@@ -164,6 +164,26 @@ def test_cuts_the_store_off(runner_context):  # the fixture waits for the run to
 """
 
 
+LOCKED_OUT = """
+import os
+
+import psycopg
+
+
+def test_first():
+    pass
+
+
+def test_locks_the_store_out(runner_context):  # the fixture waits for the run to start
+    server, name = os.environ["RUNNER_DATABASE_URL"].rsplit("/", 1)
+    with psycopg.connect(server + "/postgres", autocommit=True) as conn:
+        conn.execute(f'alter database "{name}" allow_connections false')
+        conn.execute(
+            "select pg_terminate_backend(pid) from pg_stat_activity where datname = %s", (name,)
+        )
+"""
+
+
 def _rows(url: str, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
     with psycopg.connect(url) as conn:
         return conn.execute(sql, params).fetchall()
@@ -486,21 +506,44 @@ def test_subtests_are_checks_of_their_test(
     ]
 
 
-def test_a_database_lost_mid_session_keeps_the_results_in_the_spill_file(
+def test_a_connection_cut_mid_session_is_replaced_and_nothing_is_lost(
     pytester: pytest.Pytester, migrated_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The store's connection dies: results go to the spill file, the exit status stays 0."""
+    """The store's connection is killed: it reconnects and records every result, no spill."""
     result = _record(
         pytester, monkeypatch, CUT_OFF, {"RUNNER_DATABASE_URL": migrated_db}, "--runner-record"
     )
     result.assert_outcomes(passed=2)
-    assert result.ret == 0  # nothing lost: what was not written is in the spill file
+    assert result.ret == 0
     (run_id,) = _rows(migrated_db, "select id::text from test_runs")[0]
-    lines = _runner_lines(result)
-    assert len(lines) == 1
-    assert lines[0].startswith(f"runner: recording failed: cannot finish run {run_id}: ")
+    assert _runner_lines(result) == [f"runner: recorded run {run_id}"]
+    assert _rows(migrated_db, "select status, completed_tests from test_runs") == [("passed", 2)]
+    assert _rows(migrated_db, "select count(*) from test_results") == [(2,)]
+    assert not list((pytester.path / ".runner" / "spill").glob("*.jsonl"))
+
+
+def test_a_database_gone_past_the_outage_limit_fails_the_session_with_exit_3(
+    pytester: pytest.Pytester, migrated_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unreachable past RUNNER_DB_OUTAGE_S: the results go to the spill file and exit is 3."""
+    env = {"RUNNER_DATABASE_URL": migrated_db, "RUNNER_DB_OUTAGE_S": "1"}
+    try:
+        result = _record(pytester, monkeypatch, LOCKED_OUT, env, "--runner-record")
+    finally:
+        with psycopg.connect(migrated_db.rsplit("/", 1)[0] + "/postgres", autocommit=True) as c:
+            c.execute(f'alter database "{migrated_db.rsplit("/", 1)[1]}" allow_connections true')
+    result.assert_outcomes(passed=2)
+    assert result.ret == 3
+    (run_id,) = _rows(migrated_db, "select id::text from test_runs")[0]
     spill = pytester.path / ".runner" / "spill" / f"run-{run_id}.jsonl"
-    assert "test_sample.py::test_cuts_the_store_off" in spill.read_text(encoding="utf-8")
+    (line,) = _runner_lines(result)
+    # test_first's result may have been written before the lock-out, or kept with the other
+    assert line.startswith(
+        f"runner: recording failed: writes of run {run_id} kept in {spill} until the database "
+        "is back; "
+    )
+    assert line.endswith(("; 1 result not recorded", "; 2 results not recorded"))
+    assert "test_sample.py::test_locks_the_store_out" in spill.read_text(encoding="utf-8")
 
 
 def test_plugin_is_inert_without_the_option(

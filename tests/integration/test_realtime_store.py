@@ -89,7 +89,7 @@ async def test_a_spilled_started_op_replays_into_its_event(
         ("capture", ["ping", {"n": 1}]),
         ("result", _result("ping")),
     ]
-    writer = BatchWriter(down, spill, retries=0, retry_delay=0)
+    writer = BatchWriter(down, spill, retries=0, retry_delay=0, outage_s=0)
     for kind, payload in ops:
         writer.put(kind, payload)
     await writer.close()

@@ -66,6 +66,7 @@ class _LearningStore:
         self.test_started = store.test_started
         self.record_result = store.record_result
         self.finish_run = store.finish_run
+        self.unrecorded = store.unrecorded
         self.environment_secrets = store.environment_secrets
         self.set_environment_secret = store.set_environment_secret
         self.rotate_secret_key = store.rotate_secret_key

@@ -189,6 +189,14 @@ class Recorder:
             except Exception as exc:
                 self.fail(f"cannot finish run {self.run_id}", exc)
             else:
+                missing = self.store.unrecorded()  # after an outage past RUNNER_DB_OUTAGE_S
+                if missing:
+                    with self._lock:
+                        self._accepted -= missing.results
+                    from runner.errors import DatabaseError
+
+                    where = f"{missing.spill_file} until the database is back"
+                    self.fail("", DatabaseError(f"writes of run {self.run_id} kept in {where}"))
                 await self._notify(status)
         try:
             await self._exit.aclose()

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from runner.errors import CapabilityError
@@ -46,6 +47,20 @@ class RunInfo:
     def total(self) -> int:
         """Results the run will produce."""
         return self.expected_results if self.expected_results is not None else len(self.order)
+
+
+@dataclass(frozen=True)
+class Unrecorded:
+    """What a store could not write to the database (after every replay it tried)."""
+
+    results: int = 0
+    operations: int = 0
+    """Every write still missing, results included (starts, context, the run's finish)."""
+    spill_file: Path | None = None
+    """Where they are kept until a later command (or ``runner db replay``) writes them."""
+
+    def __bool__(self) -> bool:
+        return self.operations > 0
 
 
 class Store(Protocol):
@@ -97,6 +112,15 @@ class Store(Protocol):
         ...
 
     async def finish_run(self, status: RunStatus) -> None: ...
+
+    def unrecorded(self) -> Unrecorded:
+        """What the run obtained but the database does not have (nothing: falsy).
+
+        Asked after ``finish_run``: the writes still missing after the outage limit
+        and the final replay, and the spill file that keeps them. ``run-suite`` exits
+        3 when there are any.
+        """
+        ...
 
     # ---------------------------------------------------------------- capabilities
     async def environment_secrets(self, suite: str, environment: str) -> dict[str, str]:
@@ -200,6 +224,9 @@ class NullStore:
 
     async def finish_run(self, status: RunStatus) -> None:
         return None
+
+    def unrecorded(self) -> Unrecorded:
+        return Unrecorded()
 
     async def environment_secrets(self, suite: str, environment: str) -> dict[str, str]:
         return {}

@@ -12,7 +12,7 @@ from typing import Any
 
 from runner.models import TestResult
 from runner.secrets.redact import REDACTED
-from runner.store.writer import Op
+from runner.store.writer import FINISH, Op
 
 Call = tuple[str, dict[str, Any]]
 """(function name in schema public, named arguments)."""
@@ -86,7 +86,8 @@ def batch_calls(run_id: str, batch: Sequence[Op]) -> list[Call]:
     Tests started come first (their events precede the results of the same batch),
     then every capture of the batch in one merge (each merge rewrites the whole
     captured data, so one call per capture made a run's merges quadratic), then
-    tokens and variables in queue order, then all results in one call.
+    tokens and variables in queue order, then all results in one call, and the run's
+    finish last (the writer gives it a batch of its own, after every other write).
     """
     started = [payload for kind, payload in batch if kind == "started"]
     results = [payload for kind, payload in batch if kind == "result"]
@@ -111,4 +112,9 @@ def batch_calls(run_id: str, batch: Sequence[Op]) -> list[Call]:
             calls.append(("set_shared_variables", {"p_run_id": run_id, "p_vars": payload}))
     if results:
         calls.append(("record_results", {"p_run_id": run_id, "p_results": results}))
+    calls.extend(
+        ("finish_run", {"p_run_id": run_id, "p_status": payload})
+        for kind, payload in batch
+        if kind == FINISH
+    )
     return calls

@@ -5,17 +5,23 @@ Everything goes through the same SQL functions as the direct path
 called over PostgREST RPC with the official client (supabase-py). With the
 service_role key it records as the system; with the anon key it signs in as
 ``RUNNER_SUPABASE_EMAIL`` first, and row-level security applies to every call.
+
+Outages are ridden out as on the direct path: a batch whose RPC cannot reach
+Supabase (connect errors, timeouts, PostgREST without its database) is retried by
+the writer for up to ``RUNNER_DB_OUTAGE_S``, then spilled and replayed later.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
 from runner.errors import CapabilityError, ConfigError, DatabaseError
-from runner.models import RunStatus
 from runner.secrets.crypto import SecretBox
 from runner.store.base import RunInfo
 from runner.store.calls import batch_calls
@@ -26,10 +32,24 @@ from runner.store.queued import QueuedStore
 from runner.store.records import RotationReport
 from runner.store.supabase_client import describe, open_client
 from runner.store.sync import StartedRun, announce, run_request
-from runner.store.writer import BatchWriter, Op
+from runner.store.writer import OUTAGE_S, TRANSIENT_SQLSTATE_CLASSES, BatchWriter, Op
 
 if TYPE_CHECKING:
     from supabase import AsyncClient
+
+OUTAGE_CODES = frozenset({"PGRST000", "PGRST001", "PGRST002", "502", "503", "504"})
+"""PostgREST cannot reach its database (or a gateway in front of it gives up)."""
+SQLSTATE = re.compile(r"^[0-9A-Z]{5}$")
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether an RPC failed because Supabase (or its database) could not be reached."""
+    if isinstance(exc, httpx.TransportError | OSError | TimeoutError):
+        return True  # connect errors, timeouts, connections cut mid-answer
+    code = str(getattr(exc, "code", None))
+    if SQLSTATE.match(code):  # the database's own error, passed on by PostgREST
+        return code[:2] in TRANSIENT_SQLSTATE_CLASSES
+    return code in OUTAGE_CODES
 
 
 class SupabaseStore(StoredCapabilities, QueuedStore):
@@ -51,6 +71,7 @@ class SupabaseStore(StoredCapabilities, QueuedStore):
         max_batch: int = 500,
         cipher: SecretBox | None = None,
         heartbeat_s: float = HEARTBEAT_S,
+        outage_s: float = OUTAGE_S,
     ) -> None:
         self.heartbeat_s = heartbeat_s
         self.heartbeat: Heartbeat | None = None
@@ -68,6 +89,7 @@ class SupabaseStore(StoredCapabilities, QueuedStore):
         self.project = project
         self.spill_dir = spill_dir
         self.max_batch = max_batch
+        self.outage_s = outage_s
         self.cipher = cipher
         self.run_id: str | None = None
         self.case_ids: dict[str, str] = {}
@@ -84,8 +106,7 @@ class SupabaseStore(StoredCapabilities, QueuedStore):
 
     async def __aexit__(self, *exc: object) -> None:
         await stop_heartbeat(self.heartbeat)
-        if self.writer is not None:
-            await self.writer.close()
+        await self._close_writer()
         if self._client is not None:
             if self.email:
                 # signing out is a courtesy: the run is already recorded
@@ -139,25 +160,17 @@ class SupabaseStore(StoredCapabilities, QueuedStore):
         self.run_id = started.run_id
         self.case_ids = started.case_ids
         self.quarantined = started.quarantined
-        self.writer = BatchWriter(
-            self._flush, self.spill_dir / f"run-{started.run_id}.jsonl", max_batch=self.max_batch
-        )
-        self.writer.start()
+        self._start_writer(started.run_id)
         return started.run_id
 
-    async def finish_run(self, status: RunStatus) -> None:
-        """Write everything queued, then mark the run finished."""
-        if self.run_id is None:
-            return
-        if self.writer is not None:
-            await self.writer.close()
-        try:
-            await self._rpc("finish_run", {"p_run_id": self.run_id, "p_status": status.value})
-        except Exception as exc:
-            raise DatabaseError(f"cannot finish run {self.run_id}: {describe(exc)}") from None
+    def _is_outage(self, exc: BaseException) -> bool:
+        return is_outage(exc)
 
-    async def _flush(self, batch: Sequence[Op]) -> None:
-        # one RPC per function call; PostgREST runs each in its own transaction
-        assert self.run_id is not None
-        for function, args in batch_calls(self.run_id, batch):
+    def _describe(self, exc: BaseException) -> str:
+        return describe(exc)
+
+    async def _write_batch(self, run_id: str, batch: Sequence[Op]) -> None:
+        # one RPC per function call; PostgREST runs each in its own transaction, and
+        # each is idempotent, so a batch retried after a lost answer writes nothing twice
+        for function, args in batch_calls(run_id, batch):
             await self._rpc(function, args)

@@ -1,4 +1,4 @@
-"""``python -m runner db start|stop|status|migrate|reset``."""
+"""``python -m runner db start|stop|status|migrate|replay|reset``."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ def register(sub: Any) -> None:
     for name, help_text in (
         ("start", "start the embedded PostgreSQL (reused if already running)"),
         ("stop", "stop the embedded PostgreSQL"),
-        ("status", "show the database and its migrations"),
+        ("status", "show the database and its migrations (and replay spilled results)"),
         ("migrate", "apply pending migrations"),
+        ("replay", "write the results runs kept in the spill folder during a database outage"),
     ):
         p = actions.add_parser(name, help=help_text)
         p.set_defaults(func=_dispatch, action=name)
@@ -55,6 +56,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if action == "status":
         return await _status(settings)
+    if action == "replay":
+        return await _replay(settings)
     target = database.resolve_target(settings)
     if action == "reset":
         await _reset(settings, target, force=args.force)
@@ -87,7 +90,26 @@ async def _status(settings: Any) -> int:
         f"migrations: {total - len(waiting)} applied, {len(waiting)} pending"
         + (f" ({', '.join(waiting)})" if waiting else "")
     )
+    # the database is reachable: write what runs kept during an outage
+    from runner.store.factory import replay_spilled
+
+    for line in (await replay_spilled(settings)).lines():
+        print(line)
     return 0
+
+
+async def _replay(settings: Any) -> int:
+    """``db replay``: exit 3 while anything is left in the spill folder."""
+    from runner.errors import EXIT_DATABASE
+    from runner.store.factory import replay_spilled
+
+    report = await replay_spilled(settings)
+    lines = report.lines()
+    for line in lines:
+        print(line)
+    if not lines:
+        print(f"nothing to replay in {settings.data_dir / 'spill'}")
+    return EXIT_DATABASE if report.left else 0
 
 
 async def _reset(settings: Any, target: Any, *, force: bool) -> None:

@@ -1,7 +1,8 @@
 """``python -m runner run-suite PATH|NAME``: run a suite, record it, report it.
 
 Exit codes: 0 all passed, 1 a test failed or errored, 2 the suite or a setting is
-wrong (nothing ran), 3 database, 4 service, 130 interrupted (Ctrl-C or SIGTERM).
+wrong (nothing ran), 3 database (also: results obtained but not all in the database
+at exit), 4 service, 130 interrupted (Ctrl-C or SIGTERM).
 Only argparse is imported at start-up; everything else inside ``_run``.
 """
 
@@ -119,7 +120,7 @@ async def _run(args: argparse.Namespace) -> int:
 
     from runner.cli.signals import sigterm_cancels_task
     from runner.cli.tuning import frozen_after, tuned_for_a_run
-    from runner.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_TESTS_FAILED
+    from runner.errors import EXIT_DATABASE, EXIT_INTERRUPTED, EXIT_OK, EXIT_TESTS_FAILED
 
     settings = _settings()
     run = _Run(args, settings)
@@ -152,7 +153,21 @@ async def _run(args: argparse.Namespace) -> int:
 
         print_analysis(run.analysis, sys.stdout)
     _write_reports(args, result, run.loaded, run.analysis)
+    if run.unrecorded:  # never 0 (nor 1) while results are missing from the database
+        print(f"error: {_unrecorded_line(run.unrecorded, result)}", file=sys.stderr)
+        return EXIT_DATABASE
     return EXIT_OK if result.ok else EXIT_TESTS_FAILED
+
+
+def _unrecorded_line(missing: Any, result: RunResult) -> str:
+    """How many results the database lacks, and where they are kept."""
+    others = missing.operations - missing.results
+    extra = f" (and {others} other writes, the run's finish among them)" if others else ""
+    return (
+        f"{missing.results} of {len(result.results)} results are not in the database{extra}: "
+        f"kept in {missing.spill_file}; the next command that opens the store writes them "
+        "(or `python -m runner db replay`)"
+    )
 
 
 def _settings() -> Settings:
@@ -211,6 +226,8 @@ class _Run:
         self.loaded: Any = None
         self.result: RunResult | None = None
         self.analysis: Any = None
+        self.unrecorded: Any = None
+        """What the store could not write (``Store.unrecorded``), asked after the run."""
         _prepare_outputs(args)  # a report that cannot be written fails before any request
 
     async def execute(self) -> None:
@@ -248,9 +265,11 @@ class _Run:
                 on_event=lambda event: self.on_event(event, store, progress),
                 trigger="cli",
             )
+            self.unrecorded = store.unrecorded()
             if self.watcher:
                 await _finish_watch(self.watcher[0])
-            if self.result.run_id is not None:  # recorded: regressions etc. of the run
+            # recorded (and finished): regressions etc. of the run
+            if self.result.run_id is not None and not self.unrecorded:
                 # (not imported for --no-store: it pulls in psycopg, ~80 ms of start-up)
                 from runner.reporting.analytics import analysis_for_store
 

@@ -1,0 +1,1 @@
+../../sql/migrations/0031_idempotent_replay.sql
