@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from support_serve import ServeHandle
@@ -238,3 +239,49 @@ async def test_a_database_error_is_a_500_that_echoes_nothing(
     assert response.json() == {"code": "unexpected_failure", "message": "Database error"}
     listed = await http.get("/admin/users", headers=admin(serve))
     assert listed.json()["users"] == []
+
+
+async def test_passwords_over_72_bytes_and_foreign_hashes(
+    http: httpx.AsyncClient, serve: ServeHandle
+) -> None:
+    """A password over bcrypt's 72 bytes is refused; a stored non-bcrypt hash never signs in."""
+    long = await http.post("/signup", json={"email": "l@example.com", "password": "é" * 37})
+    assert error(long) == (422, "validation_failed")
+    user = await create(http, serve, "imported@example.com")
+    with psycopg.connect(serve.db_url, autocommit=True) as conn:
+        conn.execute(
+            "update auth.users set encrypted_password = 'md5-from-elsewhere' where id = %s",
+            (user["id"],),
+        )
+    assert error(await sign_in(http, "imported@example.com")) == (400, "invalid_credentials")
+
+
+async def test_admin_create_refuses_bad_emails_and_metadata(
+    http: httpx.AsyncClient, serve: ServeHandle
+) -> None:
+    """An address without a domain or non-object metadata is 400 validation_failed."""
+    for body in (
+        {"email": "not-an-address"},
+        {"email": "m@example.com", "user_metadata": ["a"]},
+        {"email": "m@example.com", "app_metadata": "x"},
+    ):
+        response = await http.post("/admin/users", json=body, headers=admin(serve))
+        assert error(response) == (400, "validation_failed"), body
+
+
+async def test_user_changes_email_and_removes_data_keys(http: httpx.AsyncClient) -> None:
+    """PUT /user moves the account (and its identity) to a new email; a null data key is removed."""
+    signup = await http.post(
+        "/signup",
+        json={"email": "old@example.com", "password": PASSWORD, "data": {"keep": 1, "drop": 2}},
+    )
+    token = signup.json()["access_token"]
+    moved = await http.put(
+        "/user", json={"email": "New@Example.com", "data": {"drop": None}}, headers=bearer(token)
+    )
+    assert moved.status_code == 200
+    body = moved.json()
+    assert body["email"] == "new@example.com"
+    assert body["user_metadata"]["keep"] == 1 and "drop" not in body["user_metadata"]
+    assert error(await sign_in(http, "old@example.com")) == (400, "invalid_credentials")
+    assert (await sign_in(http, "new@example.com")).status_code == 200
