@@ -216,3 +216,15 @@ async def test_a_failing_policy_is_an_internal_error_reply(serve: ServeHandle) -
         )
         assert joined == {"status": "error", "response": {"reason": "internal error"}}
         assert await next_is_heartbeat(ws)
+
+
+async def test_an_unsupported_protocol_version_is_refused_before_the_upgrade(
+    serve: ServeHandle,
+) -> None:
+    """vsn 3.0.0 gets HTTP 403 like a bad apikey; the supported ones connect."""
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with websockets.connect(ws_url(serve, "3.0.0")):
+            pass
+    assert refused.value.response.status_code == 403
+    async with websockets.connect(ws_url(serve, "2.0.0")) as ws:
+        assert await next_is_heartbeat(ws)
