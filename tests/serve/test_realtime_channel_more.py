@@ -10,6 +10,7 @@ import json
 import uuid
 from typing import Any
 
+import psycopg
 import pytest
 import websockets
 
@@ -228,3 +229,30 @@ async def test_an_unsupported_protocol_version_is_refused_before_the_upgrade(
     assert refused.value.response.status_code == 403
     async with websockets.connect(ws_url(serve, "2.0.0")) as ws:
         assert await next_is_heartbeat(ws)
+
+
+async def test_a_change_to_a_table_dropped_since_is_skipped(serve: ServeHandle) -> None:
+    """A change whose table is gone by delivery time is skipped; later changes still arrive."""
+    sql(
+        serve.db_url,
+        "create table public.gone_soon (id int primary key);"
+        "create table public.stays (id int primary key);"
+        "grant select on public.gone_soon, public.stays to service_role;"
+        "alter publication supabase_realtime add table public.gone_soon, public.stays",
+    )
+    bindings = [
+        {"event": "*", "schema": "public", "table": "gone_soon"},
+        {"event": "INSERT", "schema": "public", "table": "stays"},
+    ]
+    async with websockets.connect(ws_url(serve, "2.0.0", serve.service_role_key)) as ws:
+        joined = await join(ws, "realtime:changes", {"config": {"postgres_changes": bindings}})
+        assert joined["status"] == "ok"
+        assert (await recv_json(ws))[4]["message"] == "Subscribed to PostgreSQL"
+        with psycopg.connect(serve.db_url) as conn:
+            conn.execute("insert into public.gone_soon values (1)")
+            conn.execute("drop table public.gone_soon")
+        sql(serve.db_url, "insert into public.stays values (7)")
+        change = await recv_json(ws)
+        assert change[3] == "postgres_changes"
+        data = change[4]["data"]
+        assert (data["table"], data["type"], data["record"]) == ("stays", "INSERT", {"id": 7})
