@@ -98,3 +98,22 @@ def test_restore_of_a_path_without_an_archive(migrated_db: str, tmp_path: Path) 
     bad = _cli(tmp_path, migrated_db, "restore", "storage://archives")
     assert bad.returncode == 5
     assert "expected storage://<bucket>/<batch>[/<chunk>]" in bad.stderr
+
+
+def test_database_errors_are_one_line_exit_3(
+    migrated_db: str, bare_db: str, tmp_path: Path
+) -> None:
+    """A dry run or a restore against a database without the schema fails with exit 3, one line."""
+    dry = _cli(tmp_path, bare_db, "--dry-run")
+    assert dry.returncode == 3, dry.stderr
+    assert dry.stderr.startswith("error: retention failed: ")
+    assert len(dry.stderr.strip().splitlines()) == 1
+    world = seed(migrated_db)
+    with psycopg.connect(migrated_db) as conn, conn.cursor() as cur:
+        add_result(cur, add_run(cur, world.project, days_ago=200), "old", days_ago=100)
+    arch = tmp_path / "arch"
+    assert _cli(tmp_path, migrated_db, "--archive-dir", str(arch)).returncode == 0
+    restored = _cli(tmp_path, bare_db, "restore", str(arch))
+    assert restored.returncode == 3, restored.stderr
+    assert restored.stderr.startswith("error: restore failed: ")
+    assert "Traceback" not in restored.stderr
