@@ -7,6 +7,7 @@ order, so the heartbeat's reply coming next proves nothing was sent in between.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from typing import Any
 
@@ -256,3 +257,25 @@ async def test_a_change_to_a_table_dropped_since_is_skipped(serve: ServeHandle) 
         assert change[3] == "postgres_changes"
         data = change[4]["data"]
         assert (data["table"], data["type"], data["record"]) == ("stays", "INSERT", {"id": 7})
+
+
+async def test_a_token_with_a_string_exp_still_expires_the_channel(serve: ServeHandle) -> None:
+    """exp as a numeric string (PyJWT accepts it) closes the channel at expiry like a number."""
+    token = serve.keys.sign({"role": "anon", "exp": str(int(time.time()) + 3)})
+    async with websockets.connect(ws_url(serve, "2.0.0")) as ws:
+        joined = await join(ws, "realtime:short", {"config": {}, "access_token": token})
+        assert joined["status"] == "ok"
+        system = await recv_json(ws)
+        assert system[3] == "system" and system[4]["message"].startswith("Token has expired")
+        assert (await recv_json(ws))[3] == "phx_close"
+
+
+async def test_a_token_for_an_unknown_role_is_refused_at_join(serve: ServeHandle) -> None:
+    """A correctly signed token whose role is not an API role cannot join."""
+    token = serve.keys.sign({"role": "supabase_admin", "exp": int(time.time()) + 60})
+    async with websockets.connect(ws_url(serve, "2.0.0")) as ws:
+        refused = await join(ws, "realtime:r", {"config": {}, "access_token": token})
+    assert refused == {
+        "status": "error",
+        "response": {"reason": "InvalidJWTToken: unknown role 'supabase_admin'"},
+    }
