@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import psycopg
 import pytest
 
 from runner.cli.watch import Connection, RunView, watch_run
@@ -61,12 +62,19 @@ async def test_a_seq_missed_right_after_the_first_read_is_noticed(serve: ServeHa
     )
     await asyncio.wait_for(ready.wait(), TIMEOUT)
     assert seen[0] == 2
-    # seq 3 is given out but its broadcast is lost; seq 4 arrives
-    sql(
-        serve.db_url,
-        "update public.test_runs set event_seq = event_seq + 1 where id = %s",
-        (run_id,),
-    )
+    # a result is recorded and given seq 3, but its broadcast is lost (triggers off); seq 4 arrives
+    with psycopg.connect(serve.db_url) as conn:
+        conn.execute("set local session_replication_role = replica")
+        conn.execute(
+            "insert into public.test_results (organization_id, project_id, run_id, test_key, "
+            "name, status, status_code, started_at, finished_at) "
+            "select organization_id, project_id, id, 'lost', 'Lost', 'failed', 500, now(), now() "
+            "from public.test_runs where id = %s",
+            (run_id,),
+        )
+        conn.execute(
+            "update public.test_runs set event_seq = event_seq + 1 where id = %s", (run_id,)
+        )
     payload = '{"test_key": "b", "status": "passed", "status_code": 201}'
     assert emit(serve.db_url, run_id, "test_completed", payload) == 4
     sql(
@@ -78,8 +86,11 @@ async def test_a_seq_missed_right_after_the_first_read_is_noticed(serve: ServeHa
     assert lines[0] == f"watching run {run_id} (hand-made, 2 tests)"
     assert "  (missed events: re-reading the run)" in lines
     assert view.gaps == 1 and view.status == "passed"
-    assert [line.split() for line in lines if "PASS" in line] == [["PASS", "b", "201"]]
-    assert lines[-1] == f"run {run_id} passed: 1 passed, 0 failed, 0 errors, 0 skipped"
+    assert [line.split() for line in lines if "PASS" in line or "FAIL" in line] == [
+        ["PASS", "b", "201"],
+        ["FAIL", "lost", "500"],
+    ]
+    assert lines[-1] == f"run {run_id} passed: 1 passed, 1 failed, 0 errors, 0 skipped"
 
 
 async def test_an_unknown_run_is_a_config_error(serve: ServeHandle) -> None:
