@@ -58,11 +58,11 @@ def test_an_empty_command_is_a_service_error(command: str | list[str]) -> None:
 
 async def test_a_url_answering_5xx_is_never_healthy(tmp_path: Path) -> None:
     """A health URL that answers 500 keeps the service unhealthy until the timeout says so."""
-    service = server("broken", tmp_path, status=500, timeout=1.5)
+    service = server("broken", tmp_path, status=500, timeout=4)
     with pytest.raises(ServiceError) as caught:
         async with run_services([service], base_dir=tmp_path, log_dir=tmp_path):
             pytest.fail("the block must not run")
-    assert "not healthy within 1.5s: HTTP 500" in str(caught.value)
+    assert "not healthy within 4s: HTTP 500" in str(caught.value)
     assert gone(int((tmp_path / "broken.pid").read_text()))
 
 
@@ -78,9 +78,9 @@ async def test_a_url_that_accepts_but_never_answers_times_out(tmp_path: Path) ->
         name="mute",
         command=["{python}", "-S", "-c", script],
         url=f"http://127.0.0.1:{port}/health",
-        timeout=2.0,
+        timeout=3.0,
     )
-    with pytest.raises(ServiceError, match=r"not healthy within 2s: no answer \(timed out\)"):
+    with pytest.raises(ServiceError, match=r"not healthy within 3s: no answer \(timed out\)"):
         async with run_services([service], base_dir=tmp_path, log_dir=tmp_path):
             pytest.fail("the block must not run")
 
