@@ -191,7 +191,7 @@ def _serve_env(path: Path) -> dict[str, str]:
     return values
 
 
-RUN_COLUMNS = "id,status,total_tests,suite_name"
+RUN_COLUMNS = "id,status,total_tests,suite_name,event_seq"
 RESULT_COLUMNS = "test_key,status,status_code,response_time_ms,error_category"
 
 

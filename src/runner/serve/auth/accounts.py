@@ -53,7 +53,7 @@ async def create_account(
     new_id = user_id or str(uuid.uuid4())
     try:
         uuid.UUID(new_id)
-    except ValueError:
+    except (ValueError, TypeError, AttributeError):  # a JSON number, list or object id
         raise errors.validation("id must be a UUID") from None
     identity_data = {
         "sub": new_id,

@@ -65,7 +65,8 @@ def identity_from_token(keys: ServeKeys, token: str | None) -> ChannelIdentity:
     if role not in API_ROLES:
         raise JoinRefused(f"InvalidJWTToken: unknown role {str(role)[:40]!r}")
     exp = claims.get("exp")
-    expires_at = float(exp) if isinstance(exp, (int, float)) else None
+    # PyJWT also accepts (and checks) a numeric string: the channel must expire with it too
+    expires_at = float(exp) if isinstance(exp, (int, float, str)) else None
     return ChannelIdentity(str(role), claims, expires_at)
 
 

@@ -79,7 +79,8 @@ class Channel:
         if self._expiry is not None:
             self._expiry.cancel()
             self._expiry = None
-        if self.who.expires_at is not None:
+        # a verified token always has an exp (decode requires it and checks it is a number)
+        if self.who.expires_at is not None:  # pragma: no branch - see above
             delay = max(0.0, self.who.expires_at - time.time())
             self._expiry = asyncio.get_running_loop().call_later(delay, self._expired)
 
