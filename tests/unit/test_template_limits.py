@@ -143,7 +143,6 @@ def test_binop_refuses_before_computing() -> None:
         ("{{ 10 ** (10 ** (10 ** 10)) }}", "10 ** 10000000000 has about 33,219,280,948 bits"),
         ("{{ ('ab' * 1000) * -(-(10**6)) }}", "a str of 2,000 * 1000000 gives"),
         ("a{{ lipsum(n=10**6) }}", "lipsum(1000000)"),
-        ("{{ '%0100000000d' % 1 }}", "format width 100,000,000"),
     ],
 )
 def test_plan_time_folding_finds_certain_violations(source: str, reason: str) -> None:
@@ -161,6 +160,7 @@ def test_plan_time_folding_finds_certain_violations(source: str, reason: str) ->
         "{{ (1 / 0) * 10 }}",
         "/a%20b/{{ env.id }}",
         "{{ uuid() }} * 10**9",
+        "{{ '%0100000000d' % 1 }}",  # % formats: left to rendering
     ],
 )
 def test_plan_time_folding_leaves_what_is_not_certain(source: str) -> None:
