@@ -2,6 +2,8 @@
 
 Templates run in a jinja2 sandbox with ``StrictUndefined``: a name that does not
 exist is an error naming the test, the field and the name, never an empty string.
+What a template may compute and print is bounded (``runner.templating.sandbox`` and
+``limits``); breaking a limit is a ``TemplateError`` like any other.
 Each distinct template is compiled once per run, and strings without template
 markers are never touched, because rendering sits on every test's path.
 """
