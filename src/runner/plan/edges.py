@@ -4,7 +4,8 @@ A test whose request says ``{{ captured_data.login.token }}`` waits for ``login`
 that says ``{{ shared_auth_tokens.user }}`` waits for the tests that publish that token.
 References are read by the template grammar (``runner.templating.refs``); every
 problem (an unknown or disabled test, a capture nobody makes, a template that does not
-parse) is raised here with file and line.
+parse or is certain to break a limit of ``runner.templating.limits``) is raised here
+with file and line.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import jinja2
 from runner.errors import PlanError
 from runner.models import TestSpec, ValueCheck
 from runner.suite.load import LoadedSuite, PathKey, format_key
+from runner.templating.limits import violation
 from runner.templating.refs import state_uses
 
 # An edge is one small int, not an object: rank of its type | _DECLARED. A 100k-test
@@ -75,8 +77,12 @@ class EdgeBuilder:
             for path, text in _template_strings(i, test, self.default_headers):
                 try:
                     uses = state_uses(text)
+                    # a limit broken by constants needs a call or an operator
+                    over = violation(text) if "(" in text or "*" in text else None
                 except jinja2.TemplateSyntaxError as exc:
                     raise self._syntax_error(i, path, exc) from None
+                if over is not None:
+                    raise self.error(f"test {test.id!r}: template limit: {over}", path)
                 for kind, name, attr in uses:
                     if kind == "captured_data":
                         self._infer_capture(i, name, attr, path)

@@ -1,4 +1,5 @@
 """The one template grammar.
 
-Rendering requests, and the references plan and capture read from templates.
+Rendering requests, the references plan and capture read from templates, and the limits
+on what a template may cost (checked while rendering, and while planning for constants).
 """

@@ -193,9 +193,14 @@ def state_uses(source: str) -> tuple[StateUse, ...]:
     return tuple(uses)
 
 
+def parse(source: str) -> nodes.Template:
+    """jinja2's syntax tree of a template, parsed only (raises ``jinja2.TemplateSyntaxError``)."""
+    return _ENV.parse(source)
+
+
 def parsed_references(source: str) -> frozenset[Reference]:
     """``template_references`` read from jinja2's syntax tree, whatever the template."""
-    tree = _ENV.parse(source)
+    tree = parse(source)
     called = {id(call.node) for call in tree.find_all(nodes.Call)}
     accesses = [
         access

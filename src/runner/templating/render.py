@@ -2,6 +2,8 @@
 
 Templates run in a jinja2 sandbox with ``StrictUndefined``: a name that does not
 exist is an error naming the test, the field and the name, never an empty string.
+What a template may compute and print is bounded (``runner.templating.sandbox`` and
+``limits``); breaking a limit is a ``TemplateError`` like any other.
 Each distinct template is compiled once per run, and strings without template
 markers are never touched, because rendering sits on every test's path.
 """
@@ -12,7 +14,7 @@ import random
 import string
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -20,11 +22,12 @@ from typing import Any
 
 from jinja2 import StrictUndefined, UndefinedError
 from jinja2 import TemplateError as JinjaTemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing
 
 from runner.models import RequestSpec
+from runner.templating.limits import MAX_OUTPUT, LimitError, check_output, joined
 from runner.templating.refs import Reference, has_template, lone_expression, split_template
+from runner.templating.sandbox import LimitedEnvironment
 
 CONTEXT_NAMES = (
     "env",
@@ -101,8 +104,9 @@ class Renderer:
         # seeded, not secure: a rerun with the same --seed must produce the same values
         self.random = random.Random(seed)  # noqa: S311
         # immutable sandbox: templates read the shared context without copies, so they
-        # must not be able to mutate it (``shared_variables.update(...)``)
-        env = ImmutableSandboxedEnvironment(undefined=_Undefined, autoescape=False)
+        # must not be able to mutate it (``shared_variables.update(...)``); limited: a
+        # template's work and output are bounded (runner.templating.limits)
+        env = LimitedEnvironment(undefined=_Undefined, autoescape=False)
         env.globals.update(
             uuid=self._uuid,
             now=_now,
@@ -113,7 +117,8 @@ class Renderer:
         self._env = env
         # the fast path (text and plain lookups, see refs.split_template) by source
         self._plain: dict[str, tuple[Parts, bool] | None] = {}
-        self._jinja: dict[str, tuple[bool, Callable[..., Any]]] = {}
+        # by source: an expression (True, its function) or a template (False, the template)
+        self._jinja: dict[str, tuple[bool, Any]] = {}
 
     # ---------------------------------------------------------------- helpers
 
@@ -128,19 +133,19 @@ class Renderer:
 
     # -------------------------------------------------------------- rendering
 
-    def _compiled(self, source: str, field: str) -> tuple[bool, Callable[..., Any]]:
+    def _compiled(self, source: str, field: str) -> tuple[bool, Any]:
         hit = self._jinja.get(source)
         if hit is not None:
             return hit
         try:
             expression = lone_expression(source)
             if expression is not None:
-                compiled: tuple[bool, Callable[..., Any]] = (
+                compiled: tuple[bool, Any] = (
                     True,
                     self._env.compile_expression(expression, undefined_to_none=False),
                 )
             else:
-                compiled = (False, self._env.from_string(source).render)
+                compiled = (False, self._env.from_string(source))
         except JinjaTemplateError as exc:
             raise TemplateError(field, f"invalid template {source!r}: {exc}") from None
         self._jinja[source] = compiled
@@ -170,11 +175,20 @@ class Renderer:
         return self._render_jinja(source, context, field)
 
     def _render_jinja(self, source: str, context: Mapping[str, Any], field: str) -> Any:
-        native, func = self._compiled(source, field)
+        native, compiled = self._compiled(source, field)
+        self._env.start()
         try:
-            result = func(context)
-            if native and isinstance(result, _Undefined):
-                result._fail_with_undefined_error()
+            if native:
+                result = compiled(context)
+                if isinstance(result, _Undefined):
+                    result._fail_with_undefined_error()
+                elif type(result) is str and len(result) > MAX_OUTPUT:
+                    check_output(len(result))
+            else:  # chunk by chunk, stopping at the output limit (``Template.generate``
+                # without its wrapper: errors become TemplateError below anyway)
+                result = joined(compiled.root_render_func(compiled.new_context(context)))
+        except LimitError as exc:
+            raise TemplateError(field, str(exc)) from None
         except MissingNameError as exc:
             if exc.hint:
                 raise TemplateError(field, str(exc.hint)) from None
