@@ -191,7 +191,8 @@ class CaseRunner:
             except CaptureError as exc:
                 captured, capture_problem = exc.values, str(exc)
             self._learn_secrets(spec, captured)
-        check_results = checks.evaluate(prepared, view)
+        # redacted before any message is made of them (a check on $.token says [REDACTED])
+        check_results = tuple(map(self._redact_check, checks.evaluate(prepared, view)))
 
         failures = [c.message for c in check_results if not c.passed]
         code = response.status_code
@@ -233,7 +234,7 @@ class CaseRunner:
                 is_json=view.is_json,
                 body_limit=self.body_limit,
             ),
-            checks=tuple(self._redact_check(c) for c in check_results),
+            checks=check_results,
             captured=self._shown_captures(spec, captured),
         )
 
