@@ -86,14 +86,17 @@ tests:
     request:
       method: POST
       url: /echo/b
-      json: {{t: "{{{{ shared_auth_tokens.main }}}}", r: "{{{{ captured_data.login.refresh_token }}}}"}}
+      json:
+        t: "{{{{ shared_auth_tokens.main }}}}"
+        r: "{{{{ captured_data.login.refresh_token }}}}"
     checks: {{status: 200, json: [{{path: $.ok, value: true}}]}}
   - id: use_headers
     request:
       url: /echo/h
       headers:
         Authorization: "Bearer {{{{ shared_auth_tokens.main }}}}"
-        Cookie: "sid={{{{ shared_auth_tokens.main }}}}; s2={{{{ captured_data.login.session_cookie }}}}"
+        Cookie: >-
+          sid={{{{ shared_auth_tokens.main }}}}; s2={{{{ captured_data.login.session_cookie }}}}
     checks: {{status: 200, json: [{{path: $.ok, value: true}}]}}
   - id: use_basic
     request:

@@ -20,12 +20,13 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from runner.models import Suite
+from runner.models import RequestSpec, Suite, TestSpec
 from runner.secrets.forms import MIN_SECRET_LENGTH
 from runner.secrets.names import DEFAULT_SECRET_NAME_PATTERN, capture_is_secret, secret_name
 from runner.secrets.redact import REDACTED, SENSITIVE_HEADERS, Redactor
@@ -70,9 +71,8 @@ class LiteralCredential:
 
 def literal_credentials(suite: Suite, source: SourceMap) -> tuple[LiteralCredential, ...]:
     """Every literal credential of ``suite``, in file order, each location once."""
-    data = suite.model_dump(mode="json", by_alias=True, exclude_none=True)
     found: dict[tuple[PathKey, str], LiteralCredential] = {}
-    for where, value in _candidates(data):
+    for where, value in _candidates(suite):
         key = (where, value)
         if key not in found:
             found[key] = LiteralCredential(where, source.file, source.line_of(where), value)
@@ -81,27 +81,48 @@ def literal_credentials(suite: Suite, source: SourceMap) -> tuple[LiteralCredent
 
 def redacted_suite(suite: Suite, credentials: Iterable[LiteralCredential]) -> Suite:
     """A copy of ``suite`` with every form of the literal credentials replaced; ``suite``
-    itself when there are none (the copy is what the store keeps)."""
+    itself when there are none (the copy is what the store keeps).
+
+    Only the tests (and suite-level parts) that hold a credential are rebuilt: each
+    test is dumped to JSON (fast) and scanned once, so a large suite pays microseconds.
+    """
     redactor = Redactor(c.value for c in credentials)
     if not redactor.values:
         return suite
-    data = _redact_strings(suite.model_dump(mode="json", by_alias=True), redactor)
-    copy = Suite.model_validate(data)
-    return copy.model_copy(update={"source_path": suite.source_path})
+    tests = []
+    for test in suite.tests:
+        text = test.model_dump_json(by_alias=True)
+        if redactor.text(text) is text:  # no form of any credential in it
+            tests.append(test)
+            continue
+        data = _redact_strings(test.model_dump(mode="json", by_alias=True), redactor)
+        tests.append(TestSpec.model_validate(data))
+    update: dict[str, Any] = {"tests": tuple(tests)}
+    rest = suite.model_dump(mode="json", by_alias=True, exclude={"tests"})
+    hidden = _redact_strings(rest, redactor)
+    if hidden != rest:  # defaults, environments, users, services: rebuilt together
+        first = suite.tests[0].model_dump(mode="json", by_alias=True)
+        shell = Suite.model_validate({**hidden, "tests": [first]})
+        kept = ("tests", "source_path")
+        update |= {name: getattr(shell, name) for name in Suite.model_fields if name not in kept}
+    return suite.model_copy(update=update)
 
 
 def resolve_secret_captures(suite: Suite, pattern: str = DEFAULT_SECRET_NAME_PATTERN) -> Suite:
-    """``suite`` with each unset ``secret:`` of a capture decided by the capture's name."""
+    """``suite`` with ``secret:`` set on each capture that leaves it unset and whose name
+    the configured ``pattern`` judges unlike the default one (which every stage applies
+    to an unset ``secret:``); ``suite`` itself with the default pattern."""
+    if pattern == DEFAULT_SECRET_NAME_PATTERN:
+        return suite
     tests = []
     changed = False
     for test in suite.tests:
-        captures = {
-            name: cap
-            if cap.secret is not None
-            else cap.model_copy(update={"secret": capture_is_secret(name, cap, pattern)})
-            for name, cap in test.captures.items()
-        }
-        if any(captures[n] is not c for n, c in test.captures.items()):
+        captures = dict(test.captures)
+        for name, cap in test.captures.items():
+            secret = capture_is_secret(name, cap, pattern)
+            if cap.secret is None and secret != capture_is_secret(name, cap):
+                captures[name] = cap.model_copy(update={"secret": secret})
+        if captures != test.captures:
             changed = True
             test = test.model_copy(update={"captures": captures})
         tests.append(test)
@@ -111,49 +132,66 @@ def resolve_secret_captures(suite: Suite, pattern: str = DEFAULT_SECRET_NAME_PAT
 # ----------------------------------------------------------------- finding
 
 
-def _candidates(data: dict[str, Any]) -> Iterator[tuple[PathKey, str]]:
-    for key in ("base_url",):
-        if isinstance(data.get(key), str):
-            yield from _url((key,), data[key])
-    yield from _headers(("defaults", "headers"), data.get("defaults", {}).get("headers", {}))
-    for name, env in data.get("environments", {}).items():
-        where: PathKey = ("environments", name)
-        if isinstance(env.get("base_url"), str):
-            yield from _url((*where, "base_url"), env["base_url"])
-        yield from _fields((*where, "variables"), env.get("variables", {}))
-    for index, service in enumerate(data.get("services", ())):
-        yield from _fields(("services", index, "env"), service.get("env", {}))
-        if isinstance(service.get("url"), str):
-            yield from _url(("services", index, "url"), service["url"])
-    for name, user in data.get("users", {}).items():
-        yield from _request(("users", name, "login", "request"), user["login"]["request"])
-    for index, test in enumerate(data.get("tests", ())):
-        yield from _request(("tests", index, "request"), test["request"])
+def _candidates(suite: Suite) -> Iterator[tuple[PathKey, str]]:
+    # the models are read directly (no dump): this runs at every load, on every test
+    if suite.base_url:
+        yield from _url(("base_url",), suite.base_url)
+    yield from _headers(("defaults", "headers"), suite.defaults.headers)
+    for name, env in suite.environments.items():
+        if env.base_url:
+            yield from _url(("environments", name, "base_url"), env.base_url)
+        yield from _fields(("environments", name, "variables"), env.variables)
+    for index, service in enumerate(suite.services):
+        yield from _fields(("services", index, "env"), service.env)
+        if service.url:
+            yield from _url(("services", index, "url"), service.url)
+    for name, user in suite.users.items():
+        yield from _request(("users", name, "login", "request"), user.login.request)
+    for index, test in enumerate(suite.tests):
+        yield from _request(("tests", index, "request"), test.request)
 
 
-def _request(where: PathKey, request: dict[str, Any]) -> Iterator[tuple[PathKey, str]]:
-    yield from _url((*where, "url"), request.get("url", ""))
-    yield from _headers((*where, "headers"), request.get("headers", {}))
-    yield from _fields((*where, "query"), request.get("query", {}))
-    if "json" in request:
-        yield from _fields((*where, "json"), request["json"])
-    yield from _fields((*where, "form"), request.get("form") or {})
-    body = request.get("body")
-    if isinstance(body, str) and "=" in body and not body.lstrip().startswith(("{", "[", "<")):
+def _request(where: PathKey, request: RequestSpec) -> Iterator[tuple[PathKey, str]]:
+    if "?" in request.url or "@" in request.url:
+        yield from _url((*where, "url"), request.url)
+    if request.headers:
+        yield from _headers((*where, "headers"), request.headers)
+    if request.query:
+        yield from _fields((*where, "query"), request.query)
+    if isinstance(request.json_body, dict | list):
+        yield from _fields((*where, "json"), request.json_body)
+    if request.form:
+        yield from _fields((*where, "form"), request.form)
+    body = request.body
+    if body and "=" in body and not body.lstrip().startswith(("{", "[", "<")):
         for name, value in parse_qsl(_TEMPLATE.sub("", body)):
             if _secret_key(name):
                 yield from _literals((*where, "body"), value)
 
 
-def _headers(where: PathKey, headers: dict[str, Any]) -> Iterator[tuple[PathKey, str]]:
+_PURE_TEMPLATE = re.compile(r"\s*(?:[A-Za-z-]+\s+)?\{\{[^{}]*\}\}\s*")
+"""``{{ x }}`` or ``Bearer {{ x }}``: nothing written literally (the common case)."""
+
+
+@lru_cache(maxsize=256)
+def _header_kind(name: str) -> str | None:
+    lowered = name.lower()
+    if lowered in ("cookie", "set-cookie"):
+        return "cookie"
+    if lowered in SENSITIVE_HEADERS or secret_name(name):
+        return "credential"
+    return None
+
+
+def _headers(where: PathKey, headers: Mapping[str, Any]) -> Iterator[tuple[PathKey, str]]:
     for name, value in headers.items():
-        if not isinstance(value, str):
+        if not isinstance(value, str) or _PURE_TEMPLATE.fullmatch(value):
             continue
-        lowered = name.lower()
-        if lowered in ("cookie", "set-cookie"):
+        kind = _header_kind(name)
+        if kind == "cookie":
             for pair in _TEMPLATE.sub(" ", value).split(";"):
                 yield from _literals((*where, name), pair.partition("=")[2])
-        elif lowered in SENSITIVE_HEADERS or secret_name(name):
+        elif kind == "credential":
             literal = _SCHEME.sub("", value)
             yield from _literals((*where, name), literal)
             if _SCHEME.match(value) and value.lstrip()[:5].lower() == "basic":
