@@ -19,8 +19,10 @@ from runner.execute.engine import OnEvent, execute
 from runner.execute.logsafe import learning_store, redacting_logs
 from runner.models import RunResult, Service, Suite
 from runner.plan.graph import build_plan
+from runner.secrets.redact import Redactor
 from runner.settings import HttpClient, Settings
 from runner.store.base import NullStore, Store
+from runner.suite.credentials_lint import redacted_suite, resolve_secret_captures
 from runner.suite.environment import resolve_environment
 from runner.suite.load import LoadedSuite, load_suite, loaded_from_suite
 
@@ -78,7 +80,12 @@ async def run_suite(
     after them. ``store`` defaults to ``NullStore``; ``client`` to a new client that
     is closed afterwards (an injected one is left open).
     """
+    settings = settings or Settings()
     loaded = as_loaded(suite)
+    # captures secret by name, literal credentials hidden from the store (issue 15)
+    loaded = dataclasses.replace(
+        loaded, suite=resolve_secret_captures(loaded.suite, settings.secret_name_pattern)
+    )
     plan = build_plan(loaded, tags=tags, tests=tests)
     environ_map = os.environ if environ is None else environ
     stored: dict[str, str] = {}
@@ -105,7 +112,6 @@ async def run_suite(
             credentials=template_values(found),
             hidden=tuple(v for c in found.values() for v in c.secret.values()),
         )
-    settings = settings or Settings()
     concurrency = concurrency or settings.concurrency
     seed = new_seed() if seed is None else seed
     to_start = [*(loaded.suite.services if services is None else services), *extra_services]
@@ -122,7 +128,10 @@ async def run_suite(
             client = await stack.enter_async_context(make_client(concurrency, settings.http_client))
         # secrets (and the tokens the run learns) never reach a log line
         log_filter = stack.enter_context(
-            redacting_logs([*environment.secrets.values(), *environment.hidden])
+            redacting_logs(
+                [*environment.secrets.values(), *environment.hidden],
+                redactor=Redactor(c.value for c in loaded.credentials),
+            )
         )
         result = await execute(
             plan,
@@ -135,6 +144,8 @@ async def run_suite(
             body_limit=settings.body_limit,
             on_event=on_event,
             trigger=trigger,
+            redactor=log_filter.redactor,  # the run's: its log lines know what it learns
+            stored_suite=redacted_suite(plan.suite, loaded.credentials),
         )
         if settings.webhook_urls:  # after the run is recorded; never fails it
             from runner.reporting.webhooks import notify_run

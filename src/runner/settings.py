@@ -142,6 +142,34 @@ class Settings(BaseSettings):
         description="The previous key, read by `secrets rotate` when --old-key is not given.",
     )
 
+    secret_name_pattern: str = Field(
+        default=r"token|secret|passw(?:or)?d|api[_-]?key|authori[sz]ation|cookie|session",
+        min_length=1,
+        validation_alias=AliasChoices("RUNNER_SECRET_NAME_PATTERN"),
+        description="Regex (case-insensitive) of capture names that are secret by default.",
+    )
+    log_level: Literal["", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="",
+        validation_alias=AliasChoices("RUNNER_LOG_LEVEL"),
+        description="Log records at this level and above go to stderr; unset: warnings only.",
+    )
+
+    @field_validator("secret_name_pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        import re
+
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regex: {exc}") from None
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
     store: Literal["postgres", "supabase"] = Field(
         default="postgres",
         validation_alias=AliasChoices("RUNNER_STORE"),

@@ -36,6 +36,7 @@ from runner.db.identity import Identity, apply_identity
 from runner.db.sqlfiles import query
 from runner.errors import DatabaseError
 from runner.secrets.crypto import SecretBox, box_from_settings
+from runner.secrets.names import capture_is_secret
 from runner.settings import Settings
 
 if TYPE_CHECKING:
@@ -208,7 +209,7 @@ class TestExecutionContextManager:
         provenance: dict[str, Any] = {f"test:{test_id}": {"by": test_id, "at": at}}
         for name, value in values.items():
             cap = spec[name]
-            secret = cap.secret or cap.as_token is not None
+            secret = capture_is_secret(name, cap)
             stored[name] = (
                 self._hide(run_id, ("captured", test_id, name), value, True) if secret else value
             )

@@ -24,6 +24,7 @@ from runner.execute.http.send import (
     send,
     wire_limits,
 )
+from runner.execute.logsafe import redact_message
 from runner.execute.refresh import TokenKeeper
 from runner.models import (
     CheckResult,
@@ -34,6 +35,7 @@ from runner.models import (
     TestResult,
     TestSpec,
 )
+from runner.secrets.names import capture_is_secret, secret_name
 from runner.secrets.redact import REDACTED, Redactor
 from runner.store.base import Store
 from runner.suite.environment import ResolvedEnvironment
@@ -119,7 +121,7 @@ class CaseRunner:
         try:
             return await self._run(spec, key, row, row_index, started_at)
         except Exception as exc:  # a bug must cost one result, not the whole run
-            message = self.redactor.text(f"internal error: {type(exc).__name__}: {exc}")
+            message = self.message(f"internal error: {type(exc).__name__}: {exc}")
             return self._result(
                 spec, key, row_index, Status.ERROR, ErrorCategory.INTERNAL, message, started_at
             )
@@ -155,12 +157,12 @@ class CaseRunner:
             )
             request = checked(build(self.client, rendered, limits))
         except TemplateError as exc:
-            message = self.redactor.text(f"test {key}: {exc}")
+            message = self.message(f"test {key}: {exc}")
             return self._result(
                 spec, key, row_index, Status.ERROR, ErrorCategory.TEMPLATE, message, started_at
             )
         except RequestBuildError as exc:
-            message = self.redactor.text(f"test {key}: request: {exc}")
+            message = self.message(f"test {key}: request: {exc}")
             return self._result(
                 spec, key, row_index, Status.ERROR, ErrorCategory.REQUEST, message, started_at
             )
@@ -170,7 +172,7 @@ class CaseRunner:
             request,
             policy=spec.retries or self.suite.defaults.retries,
             rng=self.retry_rng,
-            redact=self.redactor.text,
+            redact=self.message,
             sleep=self.sleep,
             limits=limits,
         )
@@ -196,7 +198,8 @@ class CaseRunner:
             )
 
         view = ResponseView(response, exchange.elapsed_ms or 0.0)
-        check_results = checks.evaluate(prepared, view)
+        # taint first: a secret the response carries is known to the redactor (and so
+        # to the log filter) before any check, message or snapshot can show it
         captured: dict[str, Any] = {}
         capture_problem = ""
         if spec.captures:
@@ -205,6 +208,8 @@ class CaseRunner:
             except CaptureError as exc:
                 captured, capture_problem = exc.values, str(exc)
             self._learn_secrets(spec, captured)
+        # redacted before any message is made of them (a check on $.token says [REDACTED])
+        check_results = tuple(map(self._redact_check, checks.evaluate(prepared, view)))
 
         failures = [c.message for c in check_results if not c.passed]
         code = response.status_code
@@ -234,7 +239,7 @@ class CaseRunner:
             row_index,
             status,
             category,
-            redactor.text(message) if message else message,
+            self.message(message) if message else message,
             started_at,
             exchange=exchange,
             request=self._request_snapshot(request, rendered),
@@ -246,7 +251,7 @@ class CaseRunner:
                 is_json=view.is_json,
                 body_limit=self.body_limit,
             ),
-            checks=tuple(self._redact_check(c) for c in check_results),
+            checks=check_results,
             captured=self._shown_captures(spec, captured),
         )
 
@@ -281,7 +286,7 @@ class CaseRunner:
             request,
             policy=spec.retries or self.suite.defaults.retries,
             rng=self.retry_rng,
-            redact=self.redactor.text,
+            redact=self.message,
             sleep=self.sleep,
             limits=limits,
         )
@@ -296,10 +301,13 @@ class CaseRunner:
 
     # ------------------------------------------------------------- context
 
+    def message(self, text: str) -> str:
+        """``text`` as it may be stored: secrets, credential headers and query keys hidden."""
+        return redact_message(self.redactor, text)
+
     def _learn_secrets(self, spec: TestSpec, captured: dict[str, Any]) -> None:
         for name, value in captured.items():
-            cap = spec.captures[name]
-            if cap.secret or cap.as_token:
+            if capture_is_secret(name, spec.captures[name]):
                 self.redactor.add(value)
 
     async def _publish(
@@ -315,7 +323,7 @@ class CaseRunner:
                 tokens[cap.as_token] = value if isinstance(value, str) else str(value)
             if cap.as_variable:
                 variables[cap.as_variable] = value
-            if cap.secret:
+            if capture_is_secret(name, cap):
                 secret_keys.append(name)
         self.captured[key] = captured
         if row_index is not None:
@@ -329,16 +337,28 @@ class CaseRunner:
     def _shown_captures(self, spec: TestSpec, captured: dict[str, Any]) -> dict[str, Any]:
         shown: dict[str, Any] = {}
         for name, value in captured.items():
-            cap = spec.captures[name]
-            shown[name] = REDACTED if cap.secret or cap.as_token else self.redactor.value(value)
+            secret = capture_is_secret(name, spec.captures[name])
+            shown[name] = REDACTED if secret else self.redactor.value(value)
         return shown
 
     # ------------------------------------------------------------- results
 
     def _redact_check(self, check: CheckResult) -> CheckResult:
+        if secret_name(check.name):
+            # a check on a secret-named value ($.api_token, header Set-Cookie) shows
+            # neither side, known secret or not (it may run before the capture)
+            return CheckResult(
+                name=check.name,
+                passed=check.passed,
+                expected=None if check.expected is None else REDACTED,
+                actual=None if check.actual is None else REDACTED,
+                message=f"{check.name}: expected {REDACTED}, got {REDACTED}"
+                if check.message
+                else "",
+            )
         redactor = self.redactor
         expected, actual = redactor.value(check.expected), redactor.value(check.actual)
-        message = redactor.text(check.message) if check.message else ""
+        message = self.message(check.message) if check.message else ""
         if expected is check.expected and actual is check.actual and message is check.message:
             return check  # nothing secret in it: no copy
         return CheckResult(

@@ -23,7 +23,7 @@ from typing import Any, Literal
 import httpx
 
 from runner.execute.case import CaseRunner
-from runner.models import ErrorCategory, RunResult, RunStatus, Status, TestResult
+from runner.models import ErrorCategory, RunResult, RunStatus, Status, Suite, TestResult
 from runner.plan.graph import Plan
 from runner.secrets.redact import Redactor
 from runner.store.base import RunInfo, Store, quarantined_tests
@@ -61,8 +61,14 @@ async def execute(
     trigger: str = "cli",
     metadata: Mapping[str, Any] | None = None,
     sleep: Callable[[float], Any] = asyncio.sleep,
+    redactor: Redactor | None = None,
+    stored_suite: Suite | None = None,
 ) -> RunResult:
     """Run every test of ``plan`` and record it through ``store``.
+
+    ``redactor`` is the run's (shared with its log filter; a new one if None), and
+    ``stored_suite`` the copy of the suite the store keeps (literal credentials
+    redacted; ``plan.suite`` if None).
 
     On cancellation (Ctrl-C, SIGTERM) in-flight and unstarted tests are recorded as
     ``skipped``/``interrupted``, the run is finished as ``interrupted``, and the
@@ -79,9 +85,10 @@ async def execute(
         body_limit=body_limit,
         on_event=on_event,
         sleep=sleep,
+        redactor=redactor,
     )
     info = RunInfo(
-        suite=plan.suite,
+        suite=plan.suite if stored_suite is None else stored_suite,
         environment=environment.name,
         order=tuple(plan.order),
         trigger=trigger,
@@ -113,6 +120,7 @@ class _Scheduler:
         body_limit: int,
         on_event: OnEvent | None,
         sleep: Callable[[float], Any],
+        redactor: Redactor | None = None,
     ) -> None:
         self.plan = plan
         self.store = store
@@ -141,7 +149,9 @@ class _Scheduler:
         self.stopped = False
         self.started_at = datetime.now(UTC)
         self.run_id: str | None = None
-        redactor = Redactor([*environment.secrets.values(), *environment.hidden])
+        redactor = Redactor() if redactor is None else redactor
+        for value in (*environment.secrets.values(), *environment.hidden):
+            redactor.add(value)
         self.cases = CaseRunner(
             suite=plan.suite,
             client=client,

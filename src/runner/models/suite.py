@@ -166,7 +166,12 @@ class CaptureSpec(Model):
     name: str | None = Field(default=None, description="Header or cookie name.")
     pattern: str | None = Field(default=None, description="Regex on the body text.")
     group: int | str = Field(default=1, description="Regex group number or name.")
-    secret: bool = Field(default=False, description="Stored encrypted, shown redacted.")
+    secret: bool | None = Field(
+        default=None,
+        description="Stored encrypted, shown redacted. Unset: secret when the capture's name "
+        "looks secret (token, secret, password, api_key, authorization, cookie, session; "
+        "RUNNER_SECRET_NAME_PATTERN); false opts such a capture out.",
+    )
     as_token: str | None = Field(
         default=None, description="Also publish the value as shared_auth_tokens[<name>]."
     )

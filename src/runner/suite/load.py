@@ -7,6 +7,7 @@ onto those lines (``runner.suite.invalid``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -17,11 +18,14 @@ from pydantic import ValidationError
 from runner.errors import SuiteError
 from runner.models import Suite
 from runner.settings import DEFAULT_MAX_SUITE_BYTES
+from runner.suite.credentials_lint import literal_credentials
 from runner.suite.invalid import kind_of, validation_error
 from runner.suite.limits import FileTooLargeError, read_text_capped
 from runner.suite.parse import parse_json, parse_yaml
 from runner.suite.rows import read_rows
 from runner.suite.source import LoadedSuite, PathKey, SourceMap, format_key
+
+_log = logging.getLogger("runner.suite")
 
 __all__ = [
     "LoadedSuite",
@@ -132,7 +136,12 @@ def _finish(suite: Suite, source: SourceMap, base_dir: Path, max_bytes: int) -> 
         if not table:
             raise source.error(f"test {test.id!r} has no data rows", where)
         rows[test.id] = table
-    return LoadedSuite(suite=suite, source=source, rows=MappingProxyType(rows))
+    credentials = literal_credentials(suite, source)
+    for found in credentials:
+        _log.warning("%s", found.warning())
+    return LoadedSuite(
+        suite=suite, source=source, rows=MappingProxyType(rows), credentials=credentials
+    )
 
 
 def _check_ids(suite: Suite, source: SourceMap) -> None:

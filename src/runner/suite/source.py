@@ -6,10 +6,13 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.errors import SuiteError
 from runner.models import Suite
+
+if TYPE_CHECKING:
+    from runner.suite.credentials_lint import LiteralCredential
 
 PathKey = tuple[str | int, ...]
 """A location in a suite: keys and list indices, as pydantic reports them."""
@@ -60,3 +63,5 @@ class LoadedSuite:
     suite: Suite
     source: SourceMap
     rows: Mapping[str, tuple[dict[str, Any], ...]]
+    credentials: tuple[LiteralCredential, ...] = ()
+    """Credentials written literally in the suite (``runner.suite.credentials_lint``)."""

@@ -123,6 +123,10 @@ async def _run(args: argparse.Namespace) -> int:
     from runner.errors import EXIT_DATABASE, EXIT_INTERRUPTED, EXIT_OK, EXIT_TESTS_FAILED
 
     settings = _settings()
+    if settings.log_level:  # RUNNER_LOG_LEVEL: records to stderr, secrets redacted
+        from runner.execute.logsafe import configure_logging
+
+        configure_logging(settings.log_level)
     run = _Run(args, settings)
     try:
         with sigterm_cancels_task() as termination, tuned_for_a_run():
