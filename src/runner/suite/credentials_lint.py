@@ -75,7 +75,7 @@ def literal_credentials(suite: Suite, source: SourceMap) -> tuple[LiteralCredent
     for where, value in _candidates(suite):
         key = (where, value)
         if key not in found:
-            found[key] = LiteralCredential(where, source.file, source.line_of(where), value)
+            found[key] = LiteralCredential(where, source.file, source.known_line_of(where), value)
     return tuple(found.values())
 
 

@@ -27,6 +27,9 @@ from runner.suite.source import LoadedSuite, PathKey, SourceMap, format_key
 
 _log = logging.getLogger("runner.suite")
 
+WARNED_CREDENTIALS = 5
+"""Literal credentials warned about one by one; the rest are counted in one line."""
+
 __all__ = [
     "LoadedSuite",
     "PathKey",
@@ -137,8 +140,11 @@ def _finish(suite: Suite, source: SourceMap, base_dir: Path, max_bytes: int) -> 
             raise source.error(f"test {test.id!r} has no data rows", where)
         rows[test.id] = table
     credentials = literal_credentials(suite, source)
-    for found in credentials:
+    for found in credentials[:WARNED_CREDENTIALS]:
         _log.warning("%s", found.warning())
+    if len(credentials) > WARNED_CREDENTIALS:
+        more = len(credentials) - WARNED_CREDENTIALS
+        _log.warning("%s: %d more literal credentials, redacted the same way", source.file, more)
     return LoadedSuite(
         suite=suite, source=source, rows=MappingProxyType(rows), credentials=credentials
     )

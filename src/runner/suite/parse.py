@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -25,7 +25,7 @@ from runner.suite.limits import (
     node_budget,
     within_depth,
 )
-from runner.suite.source import PathKey, format_key
+from runner.suite.source import LazyLines, PathKey, format_key
 
 try:  # libyaml is several times faster on big suites; the pure-Python one is the fallback
     from yaml import CSafeLoader as _BaseLoader
@@ -76,29 +76,6 @@ def parse_yaml(text: str, file: str) -> tuple[Any, dict[PathKey, int]]:
         loader.dispose()
 
 
-class _LazyLines(Mapping[PathKey, int]):
-    """A JSON suite's line map, composed on first use (only an error needs it)."""
-
-    def __init__(self, compute: Callable[[], Mapping[PathKey, int]]) -> None:
-        self._compute: Callable[[], Mapping[PathKey, int]] | None = compute
-        self._lines: Mapping[PathKey, int] = {}
-
-    def _get(self) -> Mapping[PathKey, int]:
-        if self._compute is not None:
-            compute, self._compute = self._compute, None
-            self._lines = compute()
-        return self._lines
-
-    def __getitem__(self, key: PathKey) -> int:
-        return self._get()[key]
-
-    def __iter__(self) -> Iterator[PathKey]:
-        return iter(self._get())
-
-    def __len__(self) -> int:
-        return len(self._get())
-
-
 def _json_lines(text: str, file: str) -> dict[PathKey, int]:
     try:  # lines only; a JSON text YAML cannot read still loads, just without lines
         return parse_yaml(text, file)[1]
@@ -126,7 +103,7 @@ def parse_json(text: str, file: str) -> tuple[Any, Mapping[PathKey, int]]:
         raise SuiteError(f"duplicate key {exc.key!r}", file=file) from None
     if not within_depth(data):
         raise depth_error(file, json_line_too_deep(text))
-    return data, _LazyLines(lambda: _json_lines(text, file))
+    return data, LazyLines(lambda: _json_lines(text, file))
 
 
 class _DuplicateKeySuiteError(SuiteError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,34 @@ def format_key(path: Sequence[str | int]) -> str:
     return "".join(out)
 
 
+class LazyLines(Mapping[PathKey, int]):
+    """A JSON suite's line map, composed on first use (only an error needs it)."""
+
+    def __init__(self, compute: Callable[[], Mapping[PathKey, int]]) -> None:
+        self._compute: Callable[[], Mapping[PathKey, int]] | None = compute
+        self._lines: Mapping[PathKey, int] = {}
+
+    @property
+    def ready(self) -> bool:
+        """Whether the map has been composed already (looking a line up is then free)."""
+        return self._compute is None
+
+    def _get(self) -> Mapping[PathKey, int]:
+        if self._compute is not None:
+            compute, self._compute = self._compute, None
+            self._lines = compute()
+        return self._lines
+
+    def __getitem__(self, key: PathKey) -> int:
+        return self._get()[key]
+
+    def __iter__(self) -> Iterator[PathKey]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+
 @dataclass(frozen=True)
 class SourceMap:
     """Where each key of a suite was written; empty for suites built in Python."""
@@ -48,6 +76,15 @@ class SourceMap:
             if line is not None or not key:
                 return line
             key = key[:-1]
+
+    def known_line_of(self, path: Sequence[str | int]) -> int | None:
+        """Like :meth:`line_of`, but None rather than composing a JSON file's lines.
+
+        Composing costs ~25x parsing the file; a warning names the key path anyway.
+        """
+        if isinstance(self.lines, LazyLines) and not self.lines.ready:
+            return None
+        return self.line_of(path)
 
     def error(self, message: str, path: Sequence[str | int] = ()) -> SuiteError:
         """A SuiteError pointing at ``path`` in this file."""
