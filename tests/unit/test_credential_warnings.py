@@ -58,3 +58,17 @@ def test_many_literal_credentials_are_warned_about_in_a_few_lines(
     lines = [r.getMessage() for r in caplog.records if "literal credential" in r.getMessage()]
     assert len(lines) == WARNED_CREDENTIALS + 1
     assert lines[-1] == "many.json: 7 more literal credentials, redacted the same way"
+
+
+def test_templated_values_are_not_literal_credentials() -> None:
+    """A value with a template in it is computed; a wholly literal one is flagged."""
+    text = (
+        "name: t\ntests:\n  - id: a\n    request:\n      url: http://api.test/\n"
+        "      headers:\n"
+        '        Authorization: "Bearer not-a-real-token-{{ uuid() }}"\n'
+        '        X-Api-Key: "live-key-0123456789"\n'
+        "      json:\n"
+        '        password: "not-the-password-{{ random_string(8) }}"\n'
+    )
+    loaded = load_suite_text(text, file="t.yaml")
+    assert [c.location for c in loaded.credentials] == ["t.yaml:8"]

@@ -242,11 +242,16 @@ def _secret_key(name: str) -> bool:
 
 
 def _literals(where: PathKey, value: str) -> Iterator[tuple[PathKey, str]]:
-    """The parts of ``value`` written literally (outside ``{{ }}``), long enough to matter."""
-    for part in _TEMPLATE.split(value):
-        part = part.strip().strip("\"'")
-        if len(part) >= MIN_SECRET_LENGTH and REDACTED not in part:
-            yield where, part
+    """``value`` when it is written literally and long enough to matter.
+
+    A value with a template in it is computed (``not-the-password-{{ random_string(8) }}``,
+    ``Bearer {{ token }}``): its literal text is a marker or a prefix, not a credential.
+    """
+    if _TEMPLATE.search(value):
+        return
+    part = value.strip().strip("\"'")
+    if len(part) >= MIN_SECRET_LENGTH and REDACTED not in part:
+        yield where, part
 
 
 # ----------------------------------------------------------------- hiding
