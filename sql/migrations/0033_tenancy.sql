@@ -164,8 +164,8 @@ revoke all on function private.run_organization(text) from public;
 grant execute on function private.run_organization(text) to authenticated, service_role;
 
 -- -------------------------------------------------------------- start_suite_run
--- As in 0023, except that the organisation is resolved by private.run_organization and
--- the project is then looked up by that organisation's id.
+-- 0032's function (suite versions), except that the organisation is resolved by
+-- private.run_organization and the project is then looked up by that organisation's id.
 create or replace function public.start_suite_run(p_request jsonb) returns jsonb
 language plpgsql
 set search_path = ''
@@ -178,9 +178,15 @@ declare
     v_edges jsonb := coalesce(p_request -> 'edges', '[]'::jsonb);
     v_run jsonb := coalesce(p_request -> 'run', '{}'::jsonb);
     v_env_name text := p_request ->> 'environment';
-    v_org_id uuid;
+    v_slug text := v_suite ->> 'slug';
+    v_key text := v_suite ->> 'source_key';
+    v_stored_key text;
+    v_separate_from text;
     v_project_id uuid;
+    v_org_id uuid;
     v_suite_id uuid;
+    v_version_hash text;
+    v_version_id uuid;
     v_environment_id uuid;
     v_env jsonb;
     v_env_id uuid;
@@ -189,7 +195,7 @@ declare
     v_metadata jsonb;
 begin
     if v_org_slug is null or v_project_slug is null or v_suite is null
-       or v_suite ->> 'slug' is null or v_suite ->> 'name' is null then
+       or v_slug is null or v_suite ->> 'name' is null then
         raise exception using errcode = 'invalid_parameter_value',
             message = 'start_suite_run needs organization_slug, project_slug and suite {name, slug}';
     end if;
@@ -229,21 +235,52 @@ begin
                                         v_project_slug, v_org_slug);
     end if;
 
+    -- identity: a declared id is the slug, whatever the file; without one, the first
+    -- file recorded under a name owns it and another file gets its own suite
+    if not coalesce((v_suite ->> 'declared')::boolean, false) then
+        select s.source_key into v_stored_key
+          from public.test_suites as s
+         where s.project_id = v_project_id and s.slug = v_slug;
+        if not found then
+            -- first come, first served: a concurrent first run of another file waits
+            -- here and then finds this one's key
+            insert into public.test_suites as s
+                   (project_id, name, slug, description, source_path, source_key, settings,
+                    content_hash)
+            values (v_project_id, v_suite ->> 'name', v_slug, v_suite ->> 'description',
+                    v_suite ->> 'source_path', v_key, coalesce(v_suite -> 'settings', '{}'::jsonb),
+                    v_suite ->> 'content_hash')
+            on conflict (project_id, slug) do nothing;
+            select s.source_key into v_stored_key
+              from public.test_suites as s
+             where s.project_id = v_project_id and s.slug = v_slug;
+        end if;
+        if v_key is not null and v_stored_key is not null and v_stored_key <> v_key
+           and v_suite ->> 'alternate_slug' is not null then
+            v_separate_from := v_stored_key;
+            v_slug := v_suite ->> 'alternate_slug';
+        end if;
+    end if;
+
     insert into public.test_suites as s
-           (project_id, name, slug, description, source_path, settings, content_hash)
-    values (v_project_id, v_suite ->> 'name', v_suite ->> 'slug', v_suite ->> 'description',
-            v_suite ->> 'source_path', coalesce(v_suite -> 'settings', '{}'::jsonb),
+           (project_id, name, slug, description, source_path, source_key, settings, content_hash)
+    values (v_project_id, v_suite ->> 'name', v_slug, v_suite ->> 'description',
+            v_suite ->> 'source_path', v_key, coalesce(v_suite -> 'settings', '{}'::jsonb),
             v_suite ->> 'content_hash')
     on conflict (project_id, slug) do update
        set name = excluded.name,
            description = excluded.description,
            source_path = excluded.source_path,
+           source_key = excluded.source_key,
            settings = excluded.settings,
            content_hash = excluded.content_hash
-     where s.content_hash is distinct from excluded.content_hash;
+     where s.content_hash is distinct from excluded.content_hash
+        or s.source_key is distinct from coalesce(excluded.source_key, s.source_key);
+    -- one sync of a suite at a time: concurrent starts wait here, not on each other's cases
     select s.id into v_suite_id
       from public.test_suites as s
-     where s.project_id = v_project_id and s.slug = v_suite ->> 'slug';
+     where s.project_id = v_project_id and s.slug = v_slug
+       for no key update;
 
     insert into public.test_cases as tc
            (project_id, suite_id, stable_id, name, description, tags, enabled, sort_order,
@@ -269,27 +306,40 @@ begin
            definition = excluded.definition,
            content_hash = excluded.content_hash
      where tc.content_hash is distinct from excluded.content_hash;
+    -- no delete: a case another version (and its runs) uses stays; retention prunes the
+    -- cases no version has
 
-    -- anti-joins, not "<> all(array)": that compares every row with every element
-    delete from public.test_cases as tc
-     where tc.suite_id = v_suite_id
-       and not exists (
-           select 1 from pg_catalog.jsonb_array_elements(v_cases) as c
-            where c ->> 'stable_id' = tc.stable_id);
-
-    -- every test's id by stable id, once; the edges below and the caller use it
+    -- this version's tests by stable id, once; the edges below and the caller use it
     select pg_catalog.jsonb_object_agg(tc.stable_id, tc.id) into v_case_ids
-      from public.test_cases as tc
-     where tc.suite_id = v_suite_id;
+      from pg_catalog.jsonb_to_recordset(v_cases) as c (stable_id text)
+      join public.test_cases as tc on tc.suite_id = v_suite_id and tc.stable_id = c.stable_id;
     v_case_ids := coalesce(v_case_ids, '{}'::jsonb);
+
+    v_version_hash := pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
+        coalesce(v_suite ->> 'content_hash', '') || '|'
+        || coalesce((select pg_catalog.string_agg(c.stable_id || '=' || coalesce(c.content_hash, ''),
+                                                  ',' order by c.stable_id)
+                       from pg_catalog.jsonb_to_recordset(v_cases) as c (stable_id text, content_hash text)), '')
+        || '|'
+        || coalesce((select pg_catalog.string_agg(e.dep || '>' || e.test || ':' || coalesce(e.type, ''),
+                                                  ',' order by e.dep, e.test)
+                       from pg_catalog.jsonb_to_recordset(v_edges) as e (dep text, test text, type text)), ''),
+        'UTF8')), 'hex');
+    insert into public.suite_versions (project_id, suite_id, content_hash, source_path, case_ids)
+    select v_project_id, v_suite_id, v_version_hash, v_suite ->> 'source_path',
+           coalesce(pg_catalog.array_agg(v.value::uuid), '{}')
+      from pg_catalog.jsonb_each_text(v_case_ids) as v
+    on conflict (suite_id, content_hash) do nothing;
+    select v.id into v_version_id
+      from public.suite_versions as v
+     where v.suite_id = v_suite_id and v.content_hash = v_version_hash;
+    update public.test_suites set current_version_id = v_version_id
+     where id = v_suite_id and current_version_id is distinct from v_version_id;
 
     insert into public.test_dependencies as td
            (suite_id, test_case_id, depends_on_test_case_id, dependency_type)
     select v_suite_id, e.test_id, e.dep_id, e.type
       from (
-        -- both ends resolved in that map (0023): as joins with test_cases, with the
-        -- suite's tests estimated at one row, this was a nested loop comparing every
-        -- edge with every test (0.56 s for 1,001 tests, quadratic beyond)
         select (v_case_ids ->> r.test)::uuid as test_id, (v_case_ids ->> r.dep)::uuid as dep_id,
                r.type
           from pg_catalog.jsonb_to_recordset(v_edges) as r (test text, dep text, type text)
@@ -303,6 +353,7 @@ begin
        set dependency_type = excluded.dependency_type
      where td.dependency_type is distinct from excluded.dependency_type;
 
+    -- the edges are the current version's (no result refers to an edge)
     delete from public.test_dependencies as td
      using public.test_cases as t, public.test_cases as d
      where td.suite_id = v_suite_id
@@ -332,10 +383,11 @@ begin
     end loop;
 
     insert into public.test_runs
-           (project_id, suite_id, suite_name, environment_id, environment_name, trigger,
-            total_tests, metadata)
-    values (v_project_id, v_suite_id, v_suite ->> 'name', v_environment_id, v_env_name,
-            coalesce(v_run ->> 'trigger', 'cli'), coalesce((v_run ->> 'total_tests')::integer, 0),
+           (project_id, suite_id, suite_version_id, suite_name, environment_id, environment_name,
+            trigger, total_tests, metadata)
+    values (v_project_id, v_suite_id, v_version_id, v_suite ->> 'name', v_environment_id,
+            v_env_name, coalesce(v_run ->> 'trigger', 'cli'),
+            coalesce((v_run ->> 'total_tests')::integer, 0),
             coalesce(v_run -> 'metadata', '{}'::jsonb))
     returning id, metadata into v_run_id, v_metadata;
 
@@ -345,6 +397,10 @@ begin
         'run_id', v_run_id,
         'project_id', v_project_id,
         'suite_id', v_suite_id,
+        'suite_slug', v_slug,
+        'suite_version_id', v_version_id,
+        -- set when another file with the same name owns the name: that file's key
+        'separate_from', v_separate_from,
         'environment_id', v_environment_id,
         'case_ids', v_case_ids,
         -- the suite's quarantined tests, as noted on the run by its insert trigger

@@ -1,1 +1,0 @@
-../../sql/migrations/0034_versions_and_tenancy.sql
